@@ -1,0 +1,5 @@
+"""``python -m threadline``."""
+
+from threadline.cli import main
+
+main()

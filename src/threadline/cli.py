@@ -1,0 +1,346 @@
+"""The ``threadline`` command line: thin, parses arguments, calls the service layer, prints."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskProgressColumn,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.table import Table
+
+from threadline.errors import ThreadlineError
+from threadline.store import Store, open_store
+
+app = typer.Typer(
+    help="Threadline: track-and-trace and quality traceability on GS1 EPCIS 2.0 events.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+trace_app = typer.Typer(help="Backward and forward trace of one object.", no_args_is_help=True)
+app.add_typer(trace_app, name="trace")
+
+console = Console()
+err_console = Console(stderr=True)
+
+DbOption = Annotated[
+    str | None,
+    typer.Option(
+        "--db",
+        help="SQLite file or postgresql:// URL (default: $THREADLINE_DB or ./threadline.db).",
+        show_default=False,
+    ),
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")]
+
+T = TypeVar("T")
+
+
+def _fail(exc: ThreadlineError, *, as_json: bool = False) -> None:
+    if as_json:
+        print(json.dumps(exc.to_dict()), file=sys.stderr)
+    else:
+        err_console.print(f"[bold red]error:[/] {exc.message}", highlight=False, soft_wrap=True)
+    raise typer.Exit(code=2 if exc.status >= 500 else 1)
+
+
+@contextmanager
+def _store(db: str | None, *, as_json: bool = False) -> Iterator[Store]:
+    try:
+        store = open_store(db)
+    except ThreadlineError as exc:
+        _fail(exc, as_json=as_json)
+        raise  # unreachable; keeps type checkers content
+    try:
+        yield store
+    finally:
+        store.close()
+
+
+def _run(fn: Callable[[], T], *, as_json: bool = False) -> T:
+    try:
+        return fn()
+    except ThreadlineError as exc:
+        _fail(exc, as_json=as_json)
+        raise
+
+
+def _progress() -> Progress:
+    return Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TaskProgressColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=err_console,
+        transient=False,
+        disable=not err_console.is_terminal and os.environ.get("THREADLINE_PROGRESS") != "1",
+    )
+
+
+def _print_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+
+
+# -- import / rebuild --------------------------------------------------------------------------
+
+
+@app.command("import")
+def import_(
+    files: Annotated[list[Path], typer.Argument(help="EPCIS 2.0 JSON / JSON-LD documents.")],
+    db: DbOption = None,
+) -> None:
+    """Import EPCIS documents; each document lands whole or not at all."""
+    from threadline.service import import_document
+
+    failed = 0
+    with _store(db) as store, _progress() as progress:
+        for path in files:
+            task = progress.add_task(path.name, total=None)
+            try:
+                report = import_document(
+                    store,
+                    path,
+                    on_start=lambda n, task=task: progress.update(task, total=n),
+                    progress=lambda n, task=task: progress.advance(task, n),
+                )
+            except ThreadlineError as exc:
+                failed += 1
+                progress.update(task, description=f"{path.name} [red]rejected")
+                err_console.print(f"[bold red]error:[/] {exc.message}", highlight=False)
+                err_console.print(f"  nothing of {path} was stored", highlight=False)
+                continue
+            r = report.result
+            console.print(
+                f"{path}: {r.inserted} stored, {r.duplicates} already stored"
+                + (f", {r.declared_in_error} declared in error" if r.declared_in_error else ""),
+                highlight=False,
+            )
+    if failed:
+        raise typer.Exit(code=1)
+
+
+@app.command()
+def rebuild(db: DbOption = None) -> None:
+    """Recompute every projection (edges, status, index) from the stored events."""
+    with _store(db) as store, _progress() as progress:
+        total = store.counts()["events"]
+        task = progress.add_task("rebuild", total=total)
+        started = time.perf_counter()
+        count = _run(lambda: store.rebuild(progress=lambda n: progress.advance(task, n)))
+        progress.update(task, total=count, completed=count)
+    console.print(f"replayed {count} events in {time.perf_counter() - started:.1f} s")
+
+
+# -- genealogy ----------------------------------------------------------------------------------
+
+
+def _trace(direction: str, identifier: str, db: str | None, as_json: bool, depth: int | None) -> None:
+    from threadline.genealogy import trace
+
+    with _store(db, as_json=as_json) as store, store.reader() as reader:
+        result = _run(
+            lambda: trace(reader, identifier, direction, max_depth=depth),  # type: ignore[arg-type]
+            as_json=as_json,
+        )
+    if as_json:
+        _print_json(result.to_dict())
+        return
+    table = Table(title=f"{direction} trace of {result.root} ({result.kind})")
+    for col in ("depth", "object", "kind", "relation", "quantity", "via", "time"):
+        table.add_column(col)
+    for n in result.nodes:
+        quantity = "" if n.quantity is None else f"{n.quantity:g} {n.uom or ''}"
+        table.add_row(str(n.depth), n.id, n.kind, n.relation, quantity, n.via, n.time)
+    console.print(table)
+    console.print(f"{len(result.nodes)} objects, {len(result.links)} links")
+
+
+DepthOption = Annotated[int | None, typer.Option("--depth", help="Stop after this many links.")]
+
+
+@trace_app.command("backward")
+def trace_backward(
+    identifier: Annotated[str, typer.Argument(help="EPC URN, Digital Link URI or other URI.")],
+    db: DbOption = None,
+    as_json: JsonOption = False,
+    depth: DepthOption = None,
+) -> None:
+    """Everything upstream: lots, heats, machines' outputs that went into IDENTIFIER."""
+    _trace("backward", identifier, db, as_json, depth)
+
+
+@trace_app.command("forward")
+def trace_forward(
+    identifier: Annotated[str, typer.Argument(help="EPC URN, Digital Link URI or other URI.")],
+    db: DbOption = None,
+    as_json: JsonOption = False,
+    depth: DepthOption = None,
+) -> None:
+    """Everything downstream: lots, boxes, pallets and customers IDENTIFIER reached."""
+    _trace("forward", identifier, db, as_json, depth)
+
+
+@app.command()
+def recall(
+    identifiers: Annotated[list[str], typer.Argument(help="Suspect objects, any GS1 form.")],
+    db: DbOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Recall scope: shipments, customers with quantities, and what is still in stock."""
+    from threadline.genealogy import recall as recall_scope
+
+    with _store(db, as_json=as_json) as store, store.reader() as reader:
+        scope = _run(lambda: recall_scope(reader, identifiers), as_json=as_json)
+    if as_json:
+        _print_json(scope.to_dict())
+        return
+    console.print(f"[bold]Suspects:[/] {', '.join(s['id'] for s in scope.suspects)}")
+    console.print(f"{len(scope.affected)} affected objects, {len(scope.shipments)} shipments")
+    customers = Table(title="Customers")
+    for col in ("customer", "item", "quantity"):
+        customers.add_column(col)
+    for c in scope.customers:
+        for item in c.items:
+            qty = "" if item.quantity is None else f"{item.quantity:g} {item.uom or ''}"
+            customers.add_row(c.id, item.id, qty)
+    console.print(customers)
+    stock = Table(title="In stock")
+    for col in ("object", "kind", "location", "quantity", "container"):
+        stock.add_column(col)
+    for s in scope.in_stock:
+        qty = "" if s.quantity is None else f"{s.quantity:g} {s.uom or ''}"
+        stock.add_row(s.id, s.kind, s.location or "", qty, s.container or "")
+    console.print(stock)
+
+
+@app.command()
+def where(
+    identifier: Annotated[str, typer.Argument(help="Any GS1 form or URI.")],
+    db: DbOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Where an object is now: status, disposition, location, containers, last event."""
+    from threadline.genealogy import where as where_now
+
+    with _store(db, as_json=as_json) as store, store.reader() as reader:
+        result = _run(lambda: where_now(reader, identifier), as_json=as_json)
+    if as_json:
+        _print_json(result.to_dict())
+        return
+    table = Table(show_header=False, title=result.id)
+    for name, value in result.to_dict().items():
+        if name == "id" or value in (None, [], {}):
+            continue
+        shown = json.dumps(value) if isinstance(value, dict | list) else str(value)
+        table.add_row(name, shown)
+    console.print(table)
+
+
+@app.command()
+def window(
+    equipment: Annotated[str, typer.Option("--equipment", help="Read point (or SGLN extension).")],
+    start: Annotated[str, typer.Option("--from", help="ISO-8601 start (inclusive).")],
+    end: Annotated[str, typer.Option("--to", help="ISO-8601 end (exclusive).")],
+    db: DbOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Lots produced or processed at a machine in a time window."""
+    from threadline.genealogy import window as process_window
+
+    with _store(db, as_json=as_json) as store, store.reader() as reader:
+        result = _run(lambda: process_window(reader, equipment, start, end), as_json=as_json)
+    if as_json:
+        _print_json(result.to_dict())
+        return
+    table = Table(title=f"{result.equipment} {result.start} .. {result.end}")
+    for col in ("time", "object", "role", "quantity", "bizStep"):
+        table.add_column(col)
+    for lot in result.lots:
+        qty = "" if lot.quantity is None else f"{lot.quantity:g} {lot.uom or ''}"
+        table.add_row(lot.time, lot.id, lot.role, qty, lot.biz_step or "")
+    console.print(table)
+    console.print(f"{result.events} events, {len(result.lots)} objects")
+
+
+# -- demo and bench ----------------------------------------------------------------------------
+
+
+@app.command()
+def demo(
+    scale: Annotated[str, typer.Option(help="small | medium | large")] = "small",
+    seed: Annotated[int, typer.Option(help="Random seed; the same seed gives the same plant.")] = 7,
+    db: DbOption = None,
+) -> None:
+    """Build a demo fastener plant into the store and print a short tour."""
+    from threadline.demo import build_demo, tour
+
+    with _store(db) as store, _progress() as progress:
+        task = progress.add_task(f"demo plant ({scale})", total=None)
+        plant, result, seconds = _run(
+            lambda: build_demo(
+                store,
+                scale=scale,
+                seed=seed,
+                on_start=lambda n: progress.update(task, total=n),
+                progress=lambda n: progress.advance(task, n),
+            )
+        )
+        counts = store.counts()
+    console.print(tour(plant, result, counts, seconds, db=db))
+
+
+@app.command()
+def bench(
+    scale: Annotated[str, typer.Option(help="small | medium | large")] = "medium",
+    seed: Annotated[int, typer.Option(help="Plant seed.")] = 7,
+    workdir: Annotated[
+        Path, typer.Option(help="Where benchmark databases are built and kept for reuse.")
+    ] = Path("bench-data"),
+    repeat: Annotated[int, typer.Option(help="Trace samples per measurement.")] = 200,
+    as_json: JsonOption = False,
+) -> None:
+    """Measure the performance budgets (trace, recall, bulk import) against baselines."""
+    from threadline.bench import run_bench
+
+    report = _run(
+        lambda: run_bench(scale=scale, seed=seed, workdir=workdir, repeat=repeat, console=err_console)
+    )
+    if as_json:
+        _print_json(report)
+        return
+    table = Table(title=f"threadline bench --scale {scale}")
+    for col in ("measure", "value", "budget", "baseline", "ratio", "ok"):
+        table.add_column(col)
+    for row in report["results"]:
+        table.add_row(
+            row["name"],
+            row["value_text"],
+            row.get("budget_text", ""),
+            row.get("baseline_text", ""),
+            row.get("ratio_text", ""),
+            {True: "yes", False: "NO", None: ""}[row.get("ok")],
+        )
+    console.print(table)
+    console.print(report["machine"])
+
+
+def main() -> None:
+    """Entry point of the ``threadline`` console script."""
+    app()

@@ -1,0 +1,117 @@
+"""The current database schema as SQLAlchemy Core tables (migrations create it; queries use it).
+
+Timestamps are stored as UTC text ``YYYY-MM-DDTHH:MM:SS.ffffffZ``: it sorts correctly as text and
+reads the same on SQLite and PostgreSQL, so range queries need no engine-specific casts.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    Float,
+    Index,
+    Integer,
+    MetaData,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+
+metadata = MetaData()
+
+# INTEGER PRIMARY KEY is SQLite's rowid alias; BIGINT everywhere else.
+RowId = BigInteger().with_variant(Integer(), "sqlite")
+Json = JSON().with_variant(JSONB(), "postgresql")
+
+events = Table(
+    "events",
+    metadata,
+    Column("id", RowId, primary_key=True, autoincrement=False),
+    Column("event_id", Text, nullable=False),
+    # An errorDeclaration repeats the eventID of the event it declares in error; both are kept.
+    Column("is_declaration", Boolean, nullable=False, default=False),
+    Column("type", Text, nullable=False),
+    Column("action", Text),
+    Column("biz_step", Text),
+    Column("disposition", Text),
+    Column("event_time", Text, nullable=False),
+    Column("event_tz", Text, nullable=False),
+    Column("record_time", Text, nullable=False),
+    Column("read_point", Text),
+    Column("biz_location", Text),
+    Column("error_declared", Boolean, nullable=False, default=False),
+    Column("doc", Json, nullable=False),
+    UniqueConstraint("event_id", "is_declaration", name="uq_events_event_id"),
+)
+Index("ix_events_read_point_time", events.c.read_point, events.c.event_time)
+Index("ix_events_event_time", events.c.event_time)
+
+objects = Table(
+    "objects",
+    metadata,
+    Column("id", RowId, primary_key=True, autoincrement=False),
+    Column("key", Text, nullable=False, unique=True),
+    Column("kind", Text, nullable=False),
+    Column("product", Text),
+    Column("gcp_length", Integer),
+    Column("attrs", Json),
+)
+
+edges = Table(
+    "edges",
+    metadata,
+    Column("id", RowId, primary_key=True, autoincrement=False),
+    Column("src", BigInteger, nullable=False),
+    Column("dst", BigInteger, nullable=False),
+    Column("relation", Text, nullable=False),
+    Column("quantity", Float),
+    Column("uom", Text),
+    Column("event", BigInteger, nullable=False),
+    Column("valid_from", Text, nullable=False),
+    Column("valid_to", Text),
+    Column("closed_by", BigInteger),
+)
+Index("ix_edges_src", edges.c.src)
+Index("ix_edges_dst", edges.c.dst)
+Index("ix_edges_event", edges.c.event)
+
+event_objects = Table(
+    "event_objects",
+    metadata,
+    Column("object", BigInteger, primary_key=True),
+    Column("event", BigInteger, primary_key=True),
+    Column("role", Text, primary_key=True),
+    sqlite_with_rowid=False,
+)
+
+status = Table(
+    "status",
+    metadata,
+    Column("object", BigInteger, primary_key=True, autoincrement=False),
+    Column("state", Text),
+    Column("disposition", Text),
+    Column("location", Text),
+    Column("read_point", Text),
+    Column("container", BigInteger),
+    Column("quantity", Float),
+    Column("total", Float),
+    Column("uom", Text),
+    Column("last_event", BigInteger),
+    Column("last_time", Text),
+)
+
+error_declarations = Table(
+    "error_declarations",
+    metadata,
+    Column("event_id", Text, primary_key=True),
+    Column("declared_at", Text, nullable=False),
+    Column("reason", Text),
+    Column("corrective_ids", Json),
+    Column("declaration", BigInteger, nullable=False),
+)
+
+PROJECTION_TABLES = ("edges", "event_objects", "status")

@@ -1,0 +1,522 @@
+"""The write path: events and their projections in one transaction, batch by batch.
+
+A :class:`Writer` belongs to one open write transaction (see :meth:`Store.writer`). It buffers
+events, and on each flush: drops events already stored, inserts the new ones, creates or finds
+their objects, folds them into object status, opens and closes genealogy edges, and writes all of
+it with a handful of ``executemany`` calls. Error declarations are applied between batches: the
+declared event leaves every projection and the objects it touched are re-folded from their
+remaining history.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from threadline.epcis.json_reader import parse_event, utc_text
+from threadline.gs1.keys import canonical
+from threadline.model.events import (
+    Action,
+    AggregationEvent,
+    AnyEvent,
+    AssociationEvent,
+    ObjectEvent,
+    TransformationEvent,
+)
+from threadline.model.identifiers import Identifier
+from threadline.store.base import AppendResult, ProgressFn, Reader, Store
+from threadline.store.projector import Role, Status, apply_status, is_shipping, roles_of
+
+if TYPE_CHECKING:
+    pass
+
+_INSERT_EVENT = (
+    "INSERT INTO events (id, event_id, is_declaration, type, action, biz_step, disposition, "
+    "event_time, event_tz, record_time, read_point, biz_location, error_declared, doc) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, {J})"
+)
+_INSERT_EDGE = (
+    "INSERT INTO edges (id, src, dst, relation, quantity, uom, event, valid_from, valid_to, "
+    "closed_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+_UPSERT_STATUS = (
+    "INSERT INTO status (object, state, disposition, location, read_point, container, quantity, "
+    "total, uom, last_event, last_time) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+    "ON CONFLICT (object) DO UPDATE SET state = excluded.state, "
+    "disposition = excluded.disposition, location = excluded.location, "
+    "read_point = excluded.read_point, container = excluded.container, "
+    "quantity = excluded.quantity, total = excluded.total, uom = excluded.uom, "
+    "last_event = excluded.last_event, last_time = excluded.last_time"
+)
+_INSERT_EVENT_OBJECT = (
+    "INSERT INTO event_objects (object, event, role) VALUES (?, ?, ?) ON CONFLICT DO NOTHING"
+)
+_INSERT_OBJECT = (
+    "INSERT INTO objects (id, key, kind, product, gcp_length) VALUES (?, ?, ?, ?, ?) "
+    "ON CONFLICT (key) DO NOTHING"
+)
+
+# Edge: [id, src, dst, relation, quantity, uom, event, valid_from, valid_to, closed_by]
+Edge = list[Any]
+
+
+def _relation(event: AnyEvent) -> str:
+    if isinstance(event, AssociationEvent):
+        return "associated_with"
+    return "installed_in" if event.biz_step == "installing" else "packed_in"
+
+
+class Writer(Reader):
+    """Appends events inside one write transaction. Obtain one from :meth:`Store.writer`."""
+
+    def __init__(self, store: Store, connection: Any) -> None:
+        super().__init__(store, connection)
+        self.result = AppendResult()
+        self._pending: list[AnyEvent] = []
+        self._next_id: dict[str, int] = {}
+        self._sql_event = store.sql(_INSERT_EVENT.replace("{J}", store.json_param()))
+        self._sql_edge = store.sql(_INSERT_EDGE)
+        self._sql_status = store.sql(_UPSERT_STATUS)
+        self._sql_event_object = store.sql(_INSERT_EVENT_OBJECT)
+        self._sql_object = store.sql(_INSERT_OBJECT)
+
+    # -- public ---------------------------------------------------------------------------------
+    def append(self, events: Iterable[AnyEvent], *, progress: ProgressFn | None = None) -> None:
+        """Buffer ``events`` and write them batch by batch (all inside this transaction)."""
+        size = self.store.batch_size
+        for event in events:
+            self._pending.append(event)
+            if len(self._pending) >= size:
+                self.flush()
+                if progress:
+                    progress(size)
+        remaining = len(self._pending)
+        self.flush()
+        if progress and remaining:
+            progress(remaining)
+
+    def flush(self) -> None:
+        """Write what is buffered."""
+        batch, self._pending = self._pending, []
+        if not batch:
+            return
+        now = utc_text(datetime.now(UTC))
+        fresh = self._drop_known(batch)
+        segment: list[AnyEvent] = []
+        for event in fresh:
+            if event.error_declaration is not None:
+                if segment:
+                    self._store_events(segment, now)
+                    segment = []
+                self._declare(event, now)
+            else:
+                segment.append(event)
+        if segment:
+            self._store_events(segment, now)
+
+    # -- ids ------------------------------------------------------------------------------------
+    def _allocate(self, table: str, count: int) -> int:
+        if table not in self._next_id:
+            self._next_id[table] = self.store.allocate_ids(self.cursor, table, 0)
+        first = self._next_id[table]
+        self._next_id[table] = first + count
+        return first
+
+    def _drop_known(self, batch: Sequence[AnyEvent]) -> list[AnyEvent]:
+        wanted = {(e.event_id, e.error_declaration is not None) for e in batch}
+        stored = {
+            (r[0], bool(r[1]))
+            for r in self.query_in(
+                "SELECT event_id, is_declaration FROM events WHERE event_id {IN}",
+                list({e.event_id for e in batch}),
+            )
+        }
+        fresh: list[AnyEvent] = []
+        seen: set[tuple[str, bool]] = set()
+        for event in batch:
+            key = (event.event_id, event.error_declaration is not None)
+            if key in stored or key in seen:
+                self.result.duplicates += 1
+                continue
+            seen.add(key)
+            fresh.append(event)
+        del wanted
+        return fresh
+
+    def ensure_objects(self, idents: dict[str, Identifier]) -> dict[str, int]:
+        """Object ids for canonical keys, creating the objects not seen before."""
+        found = {key: row.id for key, row in self.objects_by_key(idents).items()}
+        missing = [key for key in idents if key not in found]
+        if missing:
+            first = self._allocate("objects", len(missing))
+            rows = []
+            for offset, key in enumerate(missing):
+                ident = idents[key]
+                rows.append((first + offset, key, ident.kind.value, ident.product, ident.gcp_length))
+                found[key] = first + offset
+            self.cursor.executemany(self._sql_object, rows)
+        return found
+
+    # -- events -----------------------------------------------------------------------------------
+    def _event_row(
+        self, row: int, event: AnyEvent, time: str, now: str, *, declaration: bool, erroneous: bool
+    ) -> tuple[Any, ...]:
+        return (
+            row,
+            event.event_id,
+            declaration,
+            event.type.value,
+            None if event.action is None else event.action.value,
+            event.biz_step,
+            event.disposition,
+            time,
+            event.event_time_zone_offset,
+            now,
+            None if event.read_point is None else canonical(event.read_point).key,
+            None if event.biz_location is None else canonical(event.biz_location).key,
+            erroneous,
+            self.store.dump_json(event.raw),
+        )
+
+    def _store_events(self, events: Sequence[AnyEvent], now: str) -> None:
+        declared = {
+            r[0]
+            for r in self.query_in(
+                "SELECT event_id FROM error_declarations WHERE event_id {IN}",
+                [e.event_id for e in events],
+            )
+        }
+        first = self._allocate("events", len(events))
+        rows = []
+        live: list[tuple[int, AnyEvent, str]] = []
+        for offset, event in enumerate(events):
+            time = utc_text(event.event_time)
+            erroneous = event.event_id in declared
+            rows.append(
+                self._event_row(first + offset, event, time, now, declaration=False, erroneous=erroneous)
+            )
+            if not erroneous:
+                live.append((first + offset, event, time))
+        self.cursor.executemany(self._sql_event, rows)
+        self.result.inserted += len(events)
+        self.project(live)
+
+    # -- projections --------------------------------------------------------------------------------
+    def project(self, live: Sequence[tuple[int, AnyEvent, str]]) -> None:
+        """Fold stored events (row id, event, storage time) into edges, index and status."""
+        roles_by_event: list[list[Role]] = []
+        idents: dict[str, Identifier] = {}
+        key_of: dict[str, str] = {}
+
+        def note(raw: str | None) -> None:
+            if raw is not None and raw not in key_of:
+                ident = canonical(raw)
+                key_of[raw] = ident.key
+                idents[ident.key] = ident
+
+        for _, event, _ in live:
+            roles = roles_of(event)
+            roles_by_event.append(roles)
+            for role in roles:
+                note(role.raw_id)
+            note(event.read_point)
+            note(event.biz_location)
+            for party in (*event.sources, *event.destinations):
+                note(party.id)
+        ids = self.ensure_objects(idents)
+        subjects = {ids[key_of[r.raw_id]] for roles in roles_by_event for r in roles}
+        statuses = self.statuses(list(subjects))
+        for oid in subjects:
+            if oid not in statuses:
+                statuses[oid] = Status(oid)
+
+        batch = _EdgeBatch(self)
+        index_rows: set[tuple[int, int, str]] = set()
+        attrs: dict[int, Any] = {}
+        for (row, event, time), roles in zip(live, roles_by_event, strict=True):
+            parent = ids[key_of[event.parent_id]] if getattr(event, "parent_id", None) else None
+            location = key_of[event.biz_location] if event.biz_location else None
+            read_point = key_of[event.read_point] if event.read_point else None
+            pairs = [(ids[key_of[r.raw_id]], r) for r in roles]
+            if (
+                isinstance(event, AggregationEvent | AssociationEvent)
+                and event.action == Action.DELETE
+                and parent is not None
+                and not (event.child_epcs or event.child_quantity_list)
+            ):
+                pairs.extend(batch.expand_children(parent, statuses))
+            batch.apply(event, row, time, pairs, parent, statuses, [ids[key_of[d.id]] for d in event.destinations])
+            for oid, role in pairs:
+                index_rows.add((oid, row, role.role))
+                apply_status(
+                    statuses[oid],
+                    event,
+                    role,
+                    row=row,
+                    time=time,
+                    parent=parent,
+                    location=location,
+                    read_point=read_point,
+                )
+                if event.ilmd and role.role in ("epc", "quantity", "output", "output_quantity") and (
+                    event.action == Action.ADD or isinstance(event, TransformationEvent)
+                ):
+                    attrs[oid] = event.ilmd
+        batch.write()
+        if index_rows:
+            self.cursor.executemany(self._sql_event_object, list(index_rows))
+        if statuses:
+            self.cursor.executemany(self._sql_status, [s.as_row() for s in statuses.values()])
+        if attrs:
+            sql = self.store.sql(f"UPDATE objects SET attrs = {self.store.json_param()} WHERE id = ?")
+            self.cursor.executemany(sql, [(self.store.dump_json(v), k) for k, v in attrs.items()])
+
+    # -- error declarations ------------------------------------------------------------------------
+    def _declare(self, event: AnyEvent, now: str) -> None:
+        declaration = event.error_declaration
+        assert declaration is not None
+        row = self._allocate("events", 1)
+        time = utc_text(event.event_time)
+        self.cursor.executemany(
+            self._sql_event,
+            [self._event_row(row, event, time, now, declaration=True, erroneous=False)],
+        )
+        self.result.inserted += 1
+        self.cursor.execute(
+            self.store.sql(
+                "INSERT INTO error_declarations (event_id, declared_at, reason, corrective_ids, "
+                f"declaration) VALUES (?, ?, ?, {self.store.json_param()}, ?) "
+                "ON CONFLICT (event_id) DO NOTHING"
+            ),
+            (
+                event.event_id,
+                utc_text(declaration.declaration_time),
+                declaration.reason,
+                self.store.dump_json(list(declaration.corrective_event_ids)),
+                row,
+            ),
+        )
+        found = self.query(
+            "SELECT id, doc FROM events WHERE event_id = ? AND is_declaration = ? "
+            "AND error_declared = ?",
+            (event.event_id, False, False),
+        )
+        for original, doc in found:
+            self.cursor.execute(
+                self.store.sql("UPDATE events SET error_declared = ? WHERE id = ?"), (True, original)
+            )
+            self._retract(original, self.store.load_json(doc), event.event_id)
+            self.result.declared_in_error += 1
+
+    def _retract(self, row: int, doc: dict[str, Any], event_id: str) -> None:
+        """Remove one event from every projection and re-fold the objects it touched."""
+        parsed = parse_event(doc, event_id=event_id)
+        keys = {canonical(r.raw_id).key for r in roles_of(parsed)}
+        touched = set(self.ensure_objects({k: canonical(k) for k in keys}).values())
+        for src, dst in self.query("SELECT src, dst FROM edges WHERE event = ?", (row,)):
+            touched.update((src, dst))
+        for (src,) in self.query("SELECT src FROM edges WHERE closed_by = ?", (row,)):
+            touched.add(src)
+        self.cursor.execute(self.store.sql("DELETE FROM edges WHERE event = ?"), (row,))
+        self.cursor.execute(
+            self.store.sql("UPDATE edges SET valid_to = NULL, closed_by = NULL WHERE closed_by = ?"),
+            (row,),
+        )
+        for oid in touched:
+            self.cursor.execute(
+                self.store.sql("DELETE FROM event_objects WHERE object = ? AND event = ?"), (oid, row)
+            )
+        self.refold(sorted(touched))
+
+    def refold(self, object_ids: Sequence[int]) -> None:
+        """Recompute the status of ``object_ids`` from their (non-erroneous) event history."""
+        objects = self.objects_by_id(object_ids)
+        out: list[tuple[Any, ...]] = []
+        for oid in object_ids:
+            status = Status(oid)
+            key = objects[oid].key
+            for ev in self.events_of_object(oid):
+                parsed = parse_event(ev.doc, event_id=ev.event_id)
+                parent_raw = getattr(parsed, "parent_id", None)
+                parent = None
+                if parent_raw:
+                    parent_key = canonical(parent_raw).key
+                    parent = self.ensure_objects({parent_key: canonical(parent_key)})[parent_key]
+                for role in roles_of(parsed):
+                    if canonical(role.raw_id).key == key:
+                        apply_status(
+                            status,
+                            parsed,
+                            role,
+                            row=ev.id,
+                            time=ev.event_time,
+                            parent=parent,
+                            location=ev.biz_location,
+                            read_point=ev.read_point,
+                        )
+            out.append(status.as_row())
+        self.cursor.execute(
+            self.store.sql("DELETE FROM status WHERE object IN (%s)" % ",".join("?" * len(out))),
+            [r[0] for r in out],
+        ) if out else None
+        if out:
+            self.cursor.executemany(self._sql_status, out)
+
+
+class _EdgeBatch:
+    """Genealogy edges opened and closed by one batch, written together at the end."""
+
+    def __init__(self, writer: Writer) -> None:
+        self.writer = writer
+        self.new: list[Edge] = []
+        self.open_new: dict[tuple[int, int], list[Edge]] = defaultdict(list)
+        self.closed: dict[int, tuple[str, int]] = {}
+
+    def _open(self, src: int, dst: int) -> list[Edge]:
+        """Edges src->dst still open: stored ones not closed in this batch, then new ones."""
+        found: list[Edge] = [
+            [r[0], src, dst, r[1], r[2], r[3], None, None, None, None]
+            for r in self.writer.query(
+                "SELECT id, relation, quantity, uom FROM edges WHERE src = ? AND dst = ? "
+                "AND valid_to IS NULL",
+                (src, dst),
+            )
+            if r[0] not in self.closed
+        ]
+        found.extend(e for e in self.open_new[(src, dst)] if e[8] is None)
+        return found
+
+    def _close(self, edge: Edge, time: str, row: int) -> None:
+        if edge[6] is None:  # stored edge
+            self.closed[edge[0]] = (time, row)
+        else:
+            edge[8], edge[9] = time, row
+
+    def _add(self, src: int, dst: int, relation: str, qty: float | None, uom: str | None, row: int, time: str) -> None:
+        edge: Edge = [None, src, dst, relation, qty, uom, row, time, None, None]
+        self.new.append(edge)
+        self.open_new[(src, dst)].append(edge)
+
+    def expand_children(self, parent: int, statuses: dict[int, Status]) -> list[tuple[int, Role]]:
+        """The children currently inside ``parent`` (for a DELETE that lists none)."""
+        out: list[tuple[int, Role]] = []
+        stored = self.writer.query(
+            "SELECT id, src, quantity, uom FROM edges WHERE dst = ? AND valid_to IS NULL", (parent,)
+        )
+        children = [(r[1], r[2], r[3]) for r in stored if r[0] not in self.closed]
+        children += [(e[1], e[4], e[5]) for (s, d), es in self.open_new.items() if d == parent for e in es if e[8] is None]
+        missing = [src for src, _, _ in children if src not in statuses]
+        if missing:
+            statuses.update(self.writer.statuses(missing))
+            for src in missing:
+                statuses.setdefault(src, Status(src))
+        keys = self.writer.objects_by_id([c[0] for c in children])
+        for src, qty, uom in children:
+            role = "child" if qty is None else "child_quantity"
+            out.append((src, Role(keys[src].key, role, qty, uom)))
+        return out
+
+    def apply(
+        self,
+        event: AnyEvent,
+        row: int,
+        time: str,
+        pairs: Sequence[tuple[int, Role]],
+        parent: int | None,
+        statuses: dict[int, Status],
+        destinations: Sequence[int],
+    ) -> None:
+        if isinstance(event, TransformationEvent):
+            inputs = [(o, r) for o, r in pairs if r.role in ("input", "input_quantity")]
+            outputs = [o for o, r in pairs if r.role in ("output", "output_quantity")]
+            for src, role in inputs:
+                for dst in outputs:
+                    self._add(src, dst, "consumed_into", role.quantity, role.uom, row, time)
+        elif isinstance(event, AggregationEvent | AssociationEvent) and parent is not None:
+            relation = _relation(event)
+            for oid, role in pairs:
+                if role.role == "child":
+                    self._child(event, oid, parent, relation, row, time, statuses)
+                elif role.role == "child_quantity":
+                    self._child_quantity(event, oid, role, parent, relation, row, time)
+        elif isinstance(event, ObjectEvent) and destinations and is_shipping(event):
+            for oid, role in pairs:
+                for dst in destinations:
+                    self._add(oid, dst, "shipped_to", role.quantity, role.uom, row, time)
+
+    def _child(
+        self,
+        event: AnyEvent,
+        child: int,
+        parent: int,
+        relation: str,
+        row: int,
+        time: str,
+        statuses: dict[int, Status],
+    ) -> None:
+        if event.action == Action.ADD:
+            current = statuses[child].container
+            if current == parent and self._open(child, parent):
+                return  # the same ADD twice: the child is already inside
+            if current is not None and current != parent:
+                # Moved to a new container without an explicit DELETE from the old one.
+                for edge in self._open(child, current):
+                    self._close(edge, time, row)
+            self._add(child, parent, relation, None, None, row, time)
+        elif event.action == Action.DELETE:
+            for edge in self._open(child, parent):
+                self._close(edge, time, row)
+
+    def _child_quantity(
+        self, event: AnyEvent, child: int, role: Role, parent: int, relation: str, row: int, time: str
+    ) -> None:
+        if event.action == Action.ADD:
+            self._add(child, parent, relation, role.quantity, role.uom, row, time)
+        elif event.action == Action.DELETE:
+            open_edges = self._open(child, parent)
+            inside = sum(e[4] or 0.0 for e in open_edges)
+            for edge in open_edges:
+                self._close(edge, time, row)
+            if role.quantity is not None and inside > role.quantity:
+                self._add(child, parent, relation, inside - role.quantity, role.uom, row, time)
+
+    def write(self) -> None:
+        writer = self.writer
+        if self.new:
+            first = writer._allocate("edges", len(self.new))
+            for offset, edge in enumerate(self.new):
+                edge[0] = first + offset
+            writer.cursor.executemany(writer._sql_edge, [tuple(e) for e in self.new])
+        if self.closed:
+            writer.cursor.executemany(
+                writer.store.sql("UPDATE edges SET valid_to = ?, closed_by = ? WHERE id = ?"),
+                [(t, r, eid) for eid, (t, r) in self.closed.items()],
+            )
+
+
+def rebuild_projections(store: Store, connection: Any, *, progress: ProgressFn | None = None) -> int:
+    """Empty the projection tables and replay every valid event in event-time order."""
+    writer = Writer(store, connection)
+    for table in ("edges", "event_objects", "status"):
+        writer.cursor.execute(f"DELETE FROM {table}")
+    last_time, last_id, count = "", -1, 0
+    while True:
+        rows = writer.query(
+            "SELECT id, event_id, event_time, doc FROM events WHERE is_declaration = ? "
+            "AND error_declared = ? AND (event_time > ? OR (event_time = ? AND id > ?)) "
+            "ORDER BY event_time, id LIMIT ?",
+            (False, False, last_time, last_time, last_id, store.batch_size),
+        )
+        if not rows:
+            break
+        live = [
+            (r[0], parse_event(store.load_json(r[3]), event_id=r[1]), r[2]) for r in rows
+        ]
+        writer.project(live)
+        last_time, last_id = rows[-1][2], rows[-1][0]
+        count += len(rows)
+        if progress:
+            progress(len(rows))
+    return count
