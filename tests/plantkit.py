@@ -129,6 +129,7 @@ def small_plant() -> tuple[list[dict[str, Any]], dict[str, dict[str, Any]]]:
     Also one wrong event (X3 onto P1 before P1 shipped) that is later declared in error.
     Returns the events in order and the named events.
     """
+    _counter[0] = 0  # the same plant has the same eventIDs every time
     named: dict[str, dict[str, Any]] = {}
     events = [
         receive(0, H1, 1000),

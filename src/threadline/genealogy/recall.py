@@ -194,7 +194,7 @@ def recall(reader: Reader, identifiers: Sequence[str]) -> RecallScope:
         Customer(id=party, items=_sum_items(items), shipments=customer_shipments[party])
         for party, items in sorted(customers.items())
     ]
-    scope.in_stock = _in_stock(reader, affected, objects, statuses)
+    scope.in_stock = _in_stock(reader, affected, {s.id for s in suspects}, objects, statuses)
     return scope
 
 
@@ -207,9 +207,16 @@ def _customer_of(destinations: list[dict[str, str]]) -> str | None:
 
 
 def _in_stock(
-    reader: Reader, affected: set[int], objects: dict[int, ObjectRow], statuses: dict[int, Any]
+    reader: Reader,
+    affected: set[int],
+    suspects: set[int],
+    objects: dict[int, ObjectRow],
+    statuses: dict[int, Any],
 ) -> list[StockEntry]:
-    """Affected material still on hand: loose lot remainders and containers that hold it."""
+    """Affected material still on hand: loose lot remainders and containers that hold it.
+
+    A suspect container counts with everything inside it, whatever its contents' origin.
+    """
     # Which containers are gone (shipped, consumed...) somewhere up their container chain.
     chain_status = dict(statuses)
     pending = {s.container for s in statuses.values() if s.container is not None}
@@ -233,6 +240,11 @@ def _in_stock(
     for edge in reader.edges_from(list(affected)):
         if edge.relation == "packed_in" and edge.valid_to is None:
             holding[edge.dst].append(edge)
+    for edge in reader.edges_to(list(suspects)):
+        if edge.relation == "packed_in" and edge.valid_to is None and edge.src not in affected:
+            holding[edge.dst].append(edge)
+    missing = {e.src for es in holding.values() for e in es} - set(objects)
+    objects = {**objects, **reader.objects_by_id(missing)}
     container_keys = reader.objects_by_id(
         {s.container for s in chain_status.values() if s and s.container is not None}
         | set(holding)

@@ -71,8 +71,11 @@ def trace(
     objects = reader.objects_by_id(object_ids)
     event_ids = reader.event_ids({e.event for e in edges})
     result = TraceResult(root=root.key, kind=root.kind, direction=direction)
-    order = sorted((d, oid) for oid, d in found.depth.items() if oid != root.id)
-    for depth, oid in order:
+    # Sorted by depth, then by key: the same answer whatever order the database returns rows in.
+    order = sorted(
+        (d, objects[oid].key, oid) for oid, d in found.depth.items() if oid != root.id
+    )
+    for depth, _key, oid in order:
         edge = found.first_edge[oid]
         via = edge.src if oid == edge.dst else edge.dst
         result.nodes.append(
@@ -89,7 +92,17 @@ def trace(
                 until=edge.valid_to,
             )
         )
-    for edge, depth in found.edges.values():
+    followed = sorted(
+        found.edges.values(),
+        key=lambda pair: (
+            pair[1],
+            objects[pair[0].src].key,
+            objects[pair[0].dst].key,
+            pair[0].valid_from,
+            pair[0].relation,
+        ),
+    )
+    for edge, depth in followed:
         result.links.append(
             TraceLink(
                 source=objects[edge.src].key,

@@ -29,6 +29,10 @@ class Walk:
     edges: dict[int, tuple[EdgeRow, int]] = field(default_factory=dict)
 
 
+def _earlier(a: EdgeRow, b: EdgeRow) -> bool:
+    return (a.valid_from, a.src, a.dst, a.relation) < (b.valid_from, b.src, b.dst, b.relation)
+
+
 def _covered(seen: list[Interval], new: Interval) -> bool:
     return any(lo <= new[0] and new[1] <= hi for lo, hi in seen)
 
@@ -86,6 +90,10 @@ def walk(
                     continue
                 if edge.id not in result.edges:
                     result.edges[edge.id] = (edge, depth)
+                if result.depth.get(there) == depth and _earlier(edge, result.first_edge[there]):
+                    # Several links reach it at this depth: name the earliest, so the answer does
+                    # not depend on the order the database returns rows in.
+                    result.first_edge[there] = edge
                 known = seen.setdefault(there, [])
                 if _covered(known, new):
                     continue
