@@ -36,7 +36,7 @@ trace_app = typer.Typer(help="Backward and forward trace of one object.", no_arg
 app.add_typer(trace_app, name="trace")
 
 console = Console()
-err_console = Console(stderr=True)
+err_console = Console(stderr=True, soft_wrap=True)
 
 DbOption = Annotated[
     str | None,
@@ -131,6 +131,7 @@ def import_(
                 f"{path}: {r.inserted} stored, {r.duplicates} already stored"
                 + (f", {r.declared_in_error} declared in error" if r.declared_in_error else ""),
                 highlight=False,
+                soft_wrap=True,
             )
     if failed:
         raise typer.Exit(code=1)

@@ -1,0 +1,266 @@
+"""``threadline bench``: the DESIGN.md section 6 budgets this core owns, each beside a baseline.
+
+Measured in one run on one machine: forward trace of a heat lot (p50/p99 through the Python API),
+backward trace of a shipped box, recall scope of a heat lot, and bulk import of a validated EPCIS
+JSON document with projections. Baselines: a raw recursive CTE over the same edges table, an
+in-memory adjacency walk, and raw SQLite inserts of the same number of rows.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import random
+import resource
+import sqlite3
+import statistics
+import time
+from collections import defaultdict, deque
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import orjson
+from rich.console import Console
+
+from threadline.demo import build_demo
+from threadline.genealogy import recall, trace
+from threadline.service import import_document
+from threadline.sim import Plant
+from threadline.store import Store, open_store
+
+IMPORT_EVENTS = 200_000  # size of the bulk-import document (the whole plant when smaller)
+BUDGETS = {
+    "forward_trace_p50_ms": 5.0,
+    "forward_trace_p99_ms": 20.0,
+    "recall_p50_ms": 50.0,
+    "import_events_per_s": 25_000.0,
+}
+
+
+def _percentile(samples: list[float], q: float) -> float:
+    ordered = sorted(samples)
+    index = min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))
+    return ordered[index]
+
+
+def _time_ms(fn: Callable[[str], object], keys: list[str], repeat: int) -> list[float]:
+    samples = []
+    for i in range(repeat):
+        started = time.perf_counter()
+        fn(keys[i % len(keys)])
+        samples.append((time.perf_counter() - started) * 1000)
+    return samples
+
+
+def _rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _plant_db(workdir: Path, scale: str, seed: int, console: Console) -> tuple[Path, Plant]:
+    path = workdir / f"plant-{scale}-{seed}.db"
+    plant = Plant(scale=scale, seed=seed)
+    marker = path.with_suffix(".done")
+    if path.exists() and marker.exists():
+        console.print(f"reusing {path}")
+        return path, plant
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{path}{suffix}").unlink(missing_ok=True)
+    console.print(f"building the {scale} plant into {path} ...")
+    with open_store(str(path), batch_size=20_000) as store:
+        _, result, seconds = build_demo(store, scale=scale, seed=seed)
+    console.print(f"  {result.inserted:,} events in {seconds:.1f} s")
+    marker.write_text(f"{result.inserted} {seconds:.3f}\n")
+    return path, plant
+
+
+def _heat_lots(store: Store, limit: int) -> list[str]:
+    with store.reader() as r:
+        rows = r.query(
+            "SELECT DISTINCT o.key FROM events e JOIN event_objects eo ON eo.event = e.id "
+            "JOIN objects o ON o.id = eo.object WHERE e.biz_step = ? AND e.action = ? "
+            "AND o.kind = ? LIMIT ?",
+            ("receiving", "ADD", "lgtin", limit),
+        )
+    return [r[0] for r in rows]
+
+
+def _shipped_boxes(store: Store, limit: int) -> list[str]:
+    with store.reader() as r:
+        rows = r.query(
+            "SELECT o.key FROM edges e JOIN objects o ON o.id = e.src "
+            "JOIN status s ON s.object = e.dst WHERE e.relation = ? AND o.kind = ? "
+            "AND s.state = ? LIMIT ?",
+            ("packed_in", "sscc", "shipped", limit),
+        )
+    return [r[0] for r in rows]
+
+
+def _cte_baseline(path: Path, ids: list[int], repeat: int) -> list[float]:
+    conn = sqlite3.connect(path)
+    sql = (
+        "WITH RECURSIVE down(id) AS (SELECT ? UNION SELECT e.dst FROM edges e "
+        "JOIN down d ON e.src = d.id) SELECT count(*) FROM down"
+    )
+    samples = []
+    for i in range(repeat):
+        started = time.perf_counter()
+        conn.execute(sql, (ids[i % len(ids)],)).fetchone()
+        samples.append((time.perf_counter() - started) * 1000)
+    conn.close()
+    return samples
+
+
+def _adjacency_baseline(path: Path, ids: list[int], repeat: int) -> tuple[list[float], float]:
+    conn = sqlite3.connect(path)
+    started = time.perf_counter()
+    adjacency: dict[int, list[int]] = defaultdict(list)
+    for src, dst in conn.execute("SELECT src, dst FROM edges"):
+        adjacency[src].append(dst)
+    load_s = time.perf_counter() - started
+    conn.close()
+    samples = []
+    for i in range(repeat):
+        started = time.perf_counter()
+        seen = {ids[i % len(ids)]}
+        queue = deque(seen)
+        while queue:
+            for nxt in adjacency.get(queue.popleft(), ()):
+                if nxt not in seen:
+                    seen.add(nxt)
+                    queue.append(nxt)
+        samples.append((time.perf_counter() - started) * 1000)
+    return samples, load_s
+
+
+def _import_bench(workdir: Path, plant: Plant, console: Console) -> dict[str, float]:
+    doc_path = workdir / f"import-{plant.scale}-{plant.seed}.jsonld"
+    events = []
+    for event in plant.events():
+        events.append(event)
+        if len(events) >= IMPORT_EVENTS:
+            break
+    document = {
+        "@context": plant.document_context(),
+        "type": "EPCISDocument",
+        "schemaVersion": "2.0",
+        "creationDate": "2026-01-01T00:00:00Z",
+        "epcisBody": {"eventList": events},
+    }
+    doc_path.write_bytes(orjson.dumps(document))
+    db = workdir / "import-target.db"
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{db}{suffix}").unlink(missing_ok=True)
+    console.print(f"importing {len(events):,} events from {doc_path.name} ...")
+    with open_store(str(db), batch_size=20_000) as store:
+        started = time.perf_counter()
+        report = import_document(store, doc_path)
+        seconds = time.perf_counter() - started
+    # Baseline: the same number of raw rows into a bare SQLite table, one transaction.
+    raw = workdir / "raw-baseline.db"
+    raw.unlink(missing_ok=True)
+    conn = sqlite3.connect(raw)
+    conn.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, event_id TEXT, doc TEXT)")
+    rows = [(i, e["eventID"], "{}") for i, e in enumerate(events)]
+    started = time.perf_counter()
+    conn.executemany("INSERT INTO t VALUES (?, ?, ?)", rows)
+    conn.commit()
+    raw_seconds = time.perf_counter() - started
+    conn.close()
+    return {
+        "events": float(report.result.inserted),
+        "events_per_s": report.result.inserted / seconds,
+        "raw_rows_per_s": len(rows) / raw_seconds,
+        "document_mb": doc_path.stat().st_size / 1e6,
+    }
+
+
+def run_bench(
+    *, scale: str, seed: int, workdir: Path, repeat: int, console: Console
+) -> dict[str, Any]:
+    """Build or reuse the plant, run every measurement, and return the report."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    path, plant = _plant_db(workdir, scale, seed, console)
+    results: list[dict[str, Any]] = []
+
+    def add(name: str, value: float, unit: str, *, budget: float | None = None,
+            baseline: float | None = None, baseline_name: str = "", higher_is_better: bool = False
+            ) -> None:
+        row: dict[str, Any] = {"name": name, "value": value, "unit": unit,
+                               "value_text": f"{value:,.2f} {unit}"}
+        if budget is not None:
+            row["budget"] = budget
+            row["budget_text"] = ("≥ " if higher_is_better else "≤ ") + f"{budget:,.0f} {unit}"
+            row["ok"] = value >= budget if higher_is_better else value <= budget
+        if baseline is not None:
+            row["baseline"] = baseline
+            row["baseline_text"] = f"{baseline:,.2f} {unit} ({baseline_name})"
+            ratio = value / baseline if baseline else float("inf")
+            row["ratio"] = ratio
+            row["ratio_text"] = f"{ratio:.1f}x"
+        results.append(row)
+
+    with open_store(str(path)) as store:
+        counts = store.counts()
+        heats = _heat_lots(store, 500)
+        boxes = _shipped_boxes(store, 500)
+        random.Random(seed).shuffle(heats)
+        console.print(f"{counts['objects']:,} objects, {counts['edges']:,} edges; "
+                      f"{len(heats)} heat lots, {len(boxes)} shipped boxes sampled")
+        with store.reader() as r:
+            heat_ids = [r.objects_by_key([h])[h].id for h in heats]
+
+        def forward(key: str) -> object:
+            with store.reader() as r:
+                return trace(r, key, "forward")
+
+        def backward(key: str) -> object:
+            with store.reader() as r:
+                return trace(r, key, "backward")
+
+        def scope(key: str) -> object:
+            with store.reader() as r:
+                return recall(r, [key])
+
+        with store.reader() as r:
+            sizes = [len(trace(r, h, "forward").nodes) for h in heats[:20]]
+        _time_ms(forward, heats, min(20, repeat))  # warm the page cache
+        fwd = _time_ms(forward, heats, repeat)
+        bwd = _time_ms(backward, boxes, repeat) if boxes else []
+        rec = _time_ms(scope, heats, max(20, repeat // 4))
+    cte = _cte_baseline(path, heat_ids, repeat)
+    adjacency, load_s = _adjacency_baseline(path, heat_ids, repeat)
+    cte50, adj50 = statistics.median(cte), statistics.median(adjacency)
+
+    add("forward trace p50 (heat lot)", statistics.median(fwd), "ms",
+        budget=BUDGETS["forward_trace_p50_ms"], baseline=cte50, baseline_name="recursive CTE p50")
+    add("forward trace p99 (heat lot)", _percentile(fwd, 99), "ms",
+        budget=BUDGETS["forward_trace_p99_ms"], baseline=_percentile(cte, 99),
+        baseline_name="recursive CTE p99")
+    add("forward trace p50 vs in-memory walk", statistics.median(fwd), "ms",
+        baseline=adj50, baseline_name=f"adjacency p50, {load_s:.1f} s to load")
+    if bwd:
+        add("backward trace p50 (shipped box)", statistics.median(bwd), "ms")
+        add("backward trace p99 (shipped box)", _percentile(bwd, 99), "ms")
+    add("recall scope p50 (heat lot)", statistics.median(rec), "ms",
+        budget=BUDGETS["recall_p50_ms"], baseline=cte50, baseline_name="recursive CTE p50")
+    add("recall scope p99 (heat lot)", _percentile(rec, 99), "ms")
+    imported = _import_bench(workdir, plant, console)
+    add("bulk import (validated, projections)", imported["events_per_s"], "events/s",
+        budget=BUDGETS["import_events_per_s"], baseline=imported["raw_rows_per_s"],
+        baseline_name="raw SQLite insert", higher_is_better=True)
+    add("peak RSS of this process", _rss_mb(), "MB")
+    return {
+        "scale": scale,
+        "seed": seed,
+        "counts": counts,
+        "descendants_per_heat_lot": {"min": min(sizes), "median": statistics.median(sizes),
+                                     "max": max(sizes)} if sizes else {},
+        "samples": {"forward": len(fwd), "backward": len(bwd), "recall": len(rec)},
+        "import": imported,
+        "results": results,
+        "machine": (
+            f"{platform.machine()} {os.cpu_count()} cores, Python {platform.python_version()}, "
+            f"SQLite {sqlite3.sqlite_version}, {platform.platform()}"
+        ),
+    }

@@ -1,0 +1,111 @@
+"""The command line: import with located errors, and the trace commands' JSON."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from plantkit import C1, C2, F1, H2, X1, X2, document, small_plant
+from typer.testing import CliRunner
+
+from threadline.cli import app
+from threadline.gs1.keys import canonical_key as k
+from threadline.store import open_store
+
+runner = CliRunner()
+
+
+def write(path: Path, doc: dict[str, Any]) -> Path:
+    path.write_text(json.dumps(doc))
+    return path
+
+
+@pytest.fixture
+def plant_db(tmp_path: Path) -> str:
+    events, _ = small_plant()
+    doc = write(tmp_path / "plant.jsonld", document(events))
+    db = str(tmp_path / "cli.db")
+    result = runner.invoke(app, ["import", str(doc), "--db", db])
+    assert result.exit_code == 0, result.output
+    assert f"{len(events)} stored" in result.output
+    return db
+
+
+def test_bad_document_names_file_event_and_pointer_and_stores_nothing(tmp_path: Path) -> None:
+    events, _ = small_plant()
+    events[5]["childQuantityList"][0]["quantity"] = -3
+    bad = write(tmp_path / "bad.jsonld", document(events))
+    db = str(tmp_path / "bad.db")
+    result = runner.invoke(app, ["import", str(bad), "--db", db])
+    assert result.exit_code == 1
+    assert "bad.jsonld" in result.output
+    assert "event 5" in result.output
+    assert "/epcisBody/eventList/5/childQuantityList/0/quantity" in result.output
+    with open_store(db) as store:
+        assert store.counts()["events"] == 0
+
+
+def test_not_json_is_a_clear_error(tmp_path: Path) -> None:
+    bad = tmp_path / "broken.jsonld"
+    bad.write_text('{"type": "EPCISDocument", ')
+    result = runner.invoke(app, ["import", str(bad), "--db", str(tmp_path / "x.db")])
+    assert result.exit_code == 1
+    assert "broken.jsonld" in result.output and "not valid JSON" in result.output
+
+
+def test_good_files_land_even_when_another_file_is_rejected(tmp_path: Path) -> None:
+    events, _ = small_plant()
+    good = write(tmp_path / "good.jsonld", document(events))
+    bad = write(tmp_path / "bad.jsonld", {"type": "EPCISDocument", "epcisBody": {"eventList": [{}]}})
+    db = str(tmp_path / "mixed.db")
+    result = runner.invoke(app, ["import", str(good), str(bad), "--db", db])
+    assert result.exit_code == 1
+    with open_store(db) as store:
+        assert store.counts()["events"] == len(events)
+
+
+def test_recall_json_has_customers_with_items(plant_db: str) -> None:
+    result = runner.invoke(app, ["recall", H2, "--db", plant_db, "--json"])
+    assert result.exit_code == 0, result.output
+    scope = json.loads(result.output)
+    assert set(scope) >= {"suspects", "shipments", "customers", "in_stock"}
+    customers = {c["id"]: c["items"] for c in scope["customers"]}
+    assert customers == {
+        k(C1): [{"id": k(F1), "quantity": 5000.0, "uom": "EA"}],
+        k(C2): [{"id": k(F1), "quantity": 1000.0, "uom": "EA"}],
+    }
+
+
+def test_trace_and_where_json(plant_db: str) -> None:
+    back = json.loads(runner.invoke(app, ["trace", "backward", X1, "--db", plant_db, "--json"]).output)
+    assert back["root"] == k(X1)
+    assert {n["id"] for n in back["nodes"] if n["depth"] == 1} == {k(F1)}
+    assert all({"depth", "relation", "quantity", "event"} <= set(n) for n in back["nodes"])
+    here = json.loads(runner.invoke(app, ["where", X2, "--db", plant_db, "--json"]).output)
+    assert here["state"] == "active" and len(here["container_chain"]) == 1
+
+
+def test_window_lists_lots_made_at_a_machine(plant_db: str) -> None:
+    result = runner.invoke(
+        app,
+        ["window", "--equipment", "CH-01", "--from", "2026-03-01T07:00:00Z",
+         "--to", "2026-03-01T07:11:00Z", "--db", plant_db, "--json"],
+    )
+    assert result.exit_code == 0, result.output
+    made = {(lot["id"], lot["role"]) for lot in json.loads(result.output)["lots"]}
+    assert (k("https://id.example.com/01/04012345111118/10/B1"), "output_quantity") in made
+    assert (k(H2), "input_quantity") in made
+
+
+def test_unknown_id_exits_non_zero_with_message(plant_db: str) -> None:
+    result = runner.invoke(app, ["where", "urn:epc:id:sscc:4012345.9999999999", "--db", plant_db])
+    assert result.exit_code == 1
+    assert "no object" in result.output
+
+
+def test_malformed_gs1_key_is_rejected_with_reason(plant_db: str) -> None:
+    result = runner.invoke(app, ["where", "https://id.gs1.org/00/123", "--db", plant_db])
+    assert result.exit_code == 1
+    assert "SSCC must be 18 digits" in result.output
