@@ -20,7 +20,8 @@ PG_URL = os.environ.get("THREADLINE_TEST_PG", "postgresql://postgres@127.0.0.1:5
 REQUIRE_SERVICES = os.environ.get("THREADLINE_REQUIRE_SERVICES") == "1"
 CONFORMANCE = Path(
     os.environ.get(
-        "THREADLINE_CONFORMANCE", Path(__file__).resolve().parents[1].parent / "shared" / "conformance"
+        "THREADLINE_CONFORMANCE",
+        Path(__file__).resolve().parents[1].parent / "shared" / "conformance",
     )
 )
 

@@ -68,8 +68,13 @@ def transform(
     )
 
 
-def pack(minute: int, parent: str, epcs: list[str] = (), quantities: list[dict[str, Any]] = (),
-         action: str = "ADD") -> dict[str, Any]:  # type: ignore[assignment]
+def pack(
+    minute: int,
+    parent: str,
+    epcs: list[str] = (),
+    quantities: list[dict[str, Any]] = (),
+    action: str = "ADD",
+) -> dict[str, Any]:  # type: ignore[assignment]
     fields: dict[str, Any] = {
         "action": action,
         "bizStep": "packing" if action == "ADD" else "unpacking",
@@ -83,8 +88,9 @@ def pack(minute: int, parent: str, epcs: list[str] = (), quantities: list[dict[s
     return _base("AggregationEvent", minute, **fields)
 
 
-def ship(minute: int, customer: str, epcs: list[str] = (), quantities: list[dict[str, Any]] = ()
-         ) -> dict[str, Any]:  # type: ignore[assignment]
+def ship(
+    minute: int, customer: str, epcs: list[str] = (), quantities: list[dict[str, Any]] = ()
+) -> dict[str, Any]:  # type: ignore[assignment]
     fields: dict[str, Any] = {
         "action": "OBSERVE",
         "bizStep": "shipping",
@@ -92,7 +98,9 @@ def ship(minute: int, customer: str, epcs: list[str] = (), quantities: list[dict
         "readPoint": {"id": WAREHOUSE},
         "sourceList": [{"type": "owning_party", "source": OURS}],
         "destinationList": [{"type": "owning_party", "destination": customer}],
-        "bizTransactionList": [{"type": "desadv", "bizTransaction": f"urn:example:desadv:{minute}"}],
+        "bizTransactionList": [
+            {"type": "desadv", "bizTransaction": f"urn:example:desadv:{minute}"}
+        ],
     }
     if epcs:
         fields["epcList"] = list(epcs)
@@ -112,8 +120,10 @@ def declare_error(original: dict[str, Any], minute: int) -> dict[str, Any]:
 
 def document(events: list[dict[str, Any]]) -> dict[str, Any]:
     return {
-        "@context": ["https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld",
-                     {"tl": "https://threadline.example/ns/"}],
+        "@context": [
+            "https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld",
+            {"tl": "https://threadline.example/ns/"},
+        ],
         "type": "EPCISDocument",
         "schemaVersion": "2.0",
         "creationDate": "2026-03-01T00:00:00Z",

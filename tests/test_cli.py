@@ -7,12 +7,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from plantkit import C1, C2, F1, H2, X1, X2, document, small_plant
 from typer.testing import CliRunner
 
 from threadline.cli import app
 from threadline.gs1.keys import canonical_key as k
 from threadline.store import open_store
+
+from plantkit import C1, C2, F1, H2, X1, X2, document, small_plant
 
 runner = CliRunner()
 
@@ -58,7 +59,9 @@ def test_not_json_is_a_clear_error(tmp_path: Path) -> None:
 def test_good_files_land_even_when_another_file_is_rejected(tmp_path: Path) -> None:
     events, _ = small_plant()
     good = write(tmp_path / "good.jsonld", document(events))
-    bad = write(tmp_path / "bad.jsonld", {"type": "EPCISDocument", "epcisBody": {"eventList": [{}]}})
+    bad = write(
+        tmp_path / "bad.jsonld", {"type": "EPCISDocument", "epcisBody": {"eventList": [{}]}}
+    )
     db = str(tmp_path / "mixed.db")
     result = runner.invoke(app, ["import", str(good), str(bad), "--db", db])
     assert result.exit_code == 1
@@ -79,7 +82,9 @@ def test_recall_json_has_customers_with_items(plant_db: str) -> None:
 
 
 def test_trace_and_where_json(plant_db: str) -> None:
-    back = json.loads(runner.invoke(app, ["trace", "backward", X1, "--db", plant_db, "--json"]).output)
+    back = json.loads(
+        runner.invoke(app, ["trace", "backward", X1, "--db", plant_db, "--json"]).output
+    )
     assert back["root"] == k(X1)
     assert {n["id"] for n in back["nodes"] if n["depth"] == 1} == {k(F1)}
     assert all({"depth", "relation", "quantity", "event"} <= set(n) for n in back["nodes"])
@@ -90,8 +95,18 @@ def test_trace_and_where_json(plant_db: str) -> None:
 def test_window_lists_lots_made_at_a_machine(plant_db: str) -> None:
     result = runner.invoke(
         app,
-        ["window", "--equipment", "CH-01", "--from", "2026-03-01T07:00:00Z",
-         "--to", "2026-03-01T07:11:00Z", "--db", plant_db, "--json"],
+        [
+            "window",
+            "--equipment",
+            "CH-01",
+            "--from",
+            "2026-03-01T07:00:00Z",
+            "--to",
+            "2026-03-01T07:11:00Z",
+            "--db",
+            plant_db,
+            "--json",
+        ],
     )
     assert result.exit_code == 0, result.output
     made = {(lot["id"], lot["role"]) for lot in json.loads(result.output)["lots"]}

@@ -183,11 +183,22 @@ def run_bench(
     path, plant = _plant_db(workdir, scale, seed, console)
     results: list[dict[str, Any]] = []
 
-    def add(name: str, value: float, unit: str, *, budget: float | None = None,
-            baseline: float | None = None, baseline_name: str = "", higher_is_better: bool = False
-            ) -> None:
-        row: dict[str, Any] = {"name": name, "value": value, "unit": unit,
-                               "value_text": f"{value:,.2f} {unit}"}
+    def add(
+        name: str,
+        value: float,
+        unit: str,
+        *,
+        budget: float | None = None,
+        baseline: float | None = None,
+        baseline_name: str = "",
+        higher_is_better: bool = False,
+    ) -> None:
+        row: dict[str, Any] = {
+            "name": name,
+            "value": value,
+            "unit": unit,
+            "value_text": f"{value:,.2f} {unit}",
+        }
         if budget is not None:
             row["budget"] = budget
             row["budget_text"] = ("≥ " if higher_is_better else "≤ ") + f"{budget:,.0f} {unit}"
@@ -205,8 +216,10 @@ def run_bench(
         heats = _heat_lots(store, 500)
         boxes = _shipped_boxes(store, 500)
         random.Random(seed).shuffle(heats)
-        console.print(f"{counts['objects']:,} objects, {counts['edges']:,} edges; "
-                      f"{len(heats)} heat lots, {len(boxes)} shipped boxes sampled")
+        console.print(
+            f"{counts['objects']:,} objects, {counts['edges']:,} edges; "
+            f"{len(heats)} heat lots, {len(boxes)} shipped boxes sampled"
+        )
         with store.reader() as r:
             heat_ids = [r.objects_by_key([h])[h].id for h in heats]
 
@@ -232,30 +245,63 @@ def run_bench(
     adjacency, load_s = _adjacency_baseline(path, heat_ids, repeat)
     cte50, adj50 = statistics.median(cte), statistics.median(adjacency)
 
-    add("forward trace p50 (heat lot)", statistics.median(fwd), "ms",
-        budget=BUDGETS["forward_trace_p50_ms"], baseline=cte50, baseline_name="recursive CTE p50")
-    add("forward trace p99 (heat lot)", _percentile(fwd, 99), "ms",
-        budget=BUDGETS["forward_trace_p99_ms"], baseline=_percentile(cte, 99),
-        baseline_name="recursive CTE p99")
-    add("forward trace p50 vs in-memory walk", statistics.median(fwd), "ms",
-        baseline=adj50, baseline_name=f"adjacency p50, {load_s:.1f} s to load")
+    add(
+        "forward trace p50 (heat lot)",
+        statistics.median(fwd),
+        "ms",
+        budget=BUDGETS["forward_trace_p50_ms"],
+        baseline=cte50,
+        baseline_name="recursive CTE p50",
+    )
+    add(
+        "forward trace p99 (heat lot)",
+        _percentile(fwd, 99),
+        "ms",
+        budget=BUDGETS["forward_trace_p99_ms"],
+        baseline=_percentile(cte, 99),
+        baseline_name="recursive CTE p99",
+    )
+    add(
+        "forward trace p50 vs in-memory walk",
+        statistics.median(fwd),
+        "ms",
+        baseline=adj50,
+        baseline_name=f"adjacency p50, {load_s:.1f} s to load",
+    )
     if bwd:
         add("backward trace p50 (shipped box)", statistics.median(bwd), "ms")
         add("backward trace p99 (shipped box)", _percentile(bwd, 99), "ms")
-    add("recall scope p50 (heat lot)", statistics.median(rec), "ms",
-        budget=BUDGETS["recall_p50_ms"], baseline=cte50, baseline_name="recursive CTE p50")
+    add(
+        "recall scope p50 (heat lot)",
+        statistics.median(rec),
+        "ms",
+        budget=BUDGETS["recall_p50_ms"],
+        baseline=cte50,
+        baseline_name="recursive CTE p50",
+    )
     add("recall scope p99 (heat lot)", _percentile(rec, 99), "ms")
     imported = _import_bench(workdir, plant, console)
-    add("bulk import (validated, projections)", imported["events_per_s"], "events/s",
-        budget=BUDGETS["import_events_per_s"], baseline=imported["raw_rows_per_s"],
-        baseline_name="raw SQLite insert", higher_is_better=True)
+    add(
+        "bulk import (validated, projections)",
+        imported["events_per_s"],
+        "events/s",
+        budget=BUDGETS["import_events_per_s"],
+        baseline=imported["raw_rows_per_s"],
+        baseline_name="raw SQLite insert",
+        higher_is_better=True,
+    )
     add("peak RSS of this process", _rss_mb(), "MB")
     return {
         "scale": scale,
         "seed": seed,
         "counts": counts,
-        "descendants_per_heat_lot": {"min": min(sizes), "median": statistics.median(sizes),
-                                     "max": max(sizes)} if sizes else {},
+        "descendants_per_heat_lot": {
+            "min": min(sizes),
+            "median": statistics.median(sizes),
+            "max": max(sizes),
+        }
+        if sizes
+        else {},
         "samples": {"forward": len(fwd), "backward": len(bwd), "recall": len(rec)},
         "import": imported,
         "results": results,

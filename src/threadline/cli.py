@@ -17,6 +17,7 @@ from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
     Progress,
+    TaskID,
     TaskProgressColumn,
     TextColumn,
     TimeElapsedColumn,
@@ -113,13 +114,15 @@ def import_(
     with _store(db) as store, _progress() as progress:
         for path in files:
             task = progress.add_task(path.name, total=None)
+
+            def start(n: int, task: TaskID = task) -> None:
+                progress.update(task, total=n)
+
+            def advance(n: int, task: TaskID = task) -> None:
+                progress.advance(task, n)
+
             try:
-                report = import_document(
-                    store,
-                    path,
-                    on_start=lambda n, task=task: progress.update(task, total=n),
-                    progress=lambda n, task=task: progress.advance(task, n),
-                )
+                report = import_document(store, path, on_start=start, progress=advance)
             except ThreadlineError as exc:
                 failed += 1
                 progress.update(task, description=f"{path.name} [red]rejected")
@@ -152,7 +155,9 @@ def rebuild(db: DbOption = None) -> None:
 # -- genealogy ----------------------------------------------------------------------------------
 
 
-def _trace(direction: str, identifier: str, db: str | None, as_json: bool, depth: int | None) -> None:
+def _trace(
+    direction: str, identifier: str, db: str | None, as_json: bool, depth: int | None
+) -> None:
     from threadline.genealogy import trace
 
     with _store(db, as_json=as_json) as store, store.reader() as reader:
@@ -321,7 +326,9 @@ def bench(
     from threadline.bench import run_bench
 
     report = _run(
-        lambda: run_bench(scale=scale, seed=seed, workdir=workdir, repeat=repeat, console=err_console)
+        lambda: run_bench(
+            scale=scale, seed=seed, workdir=workdir, repeat=repeat, console=err_console
+        )
     )
     if as_json:
         _print_json(report)

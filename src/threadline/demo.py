@@ -54,6 +54,7 @@ def tour(
         "  # which lots ran on the drifting header while its forming force climbed",
         f"  threadline window --equipment '{h.drifting_header}' --from {start} --to {end}{db_arg}",
         "",
-        f"  also: threadline where '{h.unpacked_box}'{db_arg}   (taken off a pallet before it shipped)",
+        "  # a box taken off a pallet before that pallet shipped: where is it now?",
+        f"  threadline where '{h.unpacked_box}'{db_arg}",
     ]
     return "\n".join(lines)

@@ -1,7 +1,7 @@
 """The Threadline error tree.
 
 Every error Threadline raises on purpose derives from :class:`ThreadlineError` and carries an HTTP
-status and a stable machine-readable ``code``, so the CLI and (later) the API report it the same way::
+status and a stable machine-readable ``code``, so the CLI and the API report it the same way::
 
     ThreadlineError
     ├── InvalidInput            400  bad identifiers, arguments, documents
@@ -82,7 +82,12 @@ class DocumentError(InvalidInput):
     def to_dict(self) -> dict[str, object]:
         data = super().to_dict()
         data.update(
-            {"source": self.source, "index": self.index, "pointer": self.pointer, "reason": self.reason}
+            {
+                "source": self.source,
+                "index": self.index,
+                "pointer": self.pointer,
+                "reason": self.reason,
+            }
         )
         return data
 

@@ -5,13 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from plantkit import B1, B2, C1, C2, F1, H1, H2, P1, P2, X1, X2, X3, document, pack, small_plant
 
 from threadline.epcis.json_reader import read_json_document
 from threadline.errors import NotFound
 from threadline.genealogy import recall, trace, where
 from threadline.gs1.keys import canonical_key as k
 from threadline.store import Store
+
+from plantkit import B1, B2, C1, C2, F1, H1, H2, P1, P2, X1, X2, X3, document, pack, small_plant
 
 
 def load(store: Store, events: list[dict[str, Any]]) -> None:
@@ -26,9 +27,7 @@ def plant(store: Store) -> Store:
 
 
 def customer_items(scope: Any) -> dict[str, dict[str, float]]:
-    return {
-        c.id: {item.id: item.quantity for item in c.items} for c in scope.customers
-    }
+    return {c.id: {item.id: item.quantity for item in c.items} for c in scope.customers}
 
 
 def test_backward_trace_reaches_both_heats_through_merges(plant: Store) -> None:
@@ -119,8 +118,17 @@ def test_same_event_twice_is_stored_once(plant: Store) -> None:
 
 
 def test_partial_unpack_of_a_quantity_keeps_the_rest_inside(plant: Store) -> None:
-    load(plant, [pack(80, X1, quantities=[{"epcClass": F1, "quantity": 1500, "uom": "EA"}],
-                      action="DELETE")])
+    load(
+        plant,
+        [
+            pack(
+                80,
+                X1,
+                quantities=[{"epcClass": F1, "quantity": 1500, "uom": "EA"}],
+                action="DELETE",
+            )
+        ],
+    )
     with plant.reader() as r:
         inside = where(r, F1).packed_in
         scope = recall(r, [F1])

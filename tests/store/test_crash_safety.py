@@ -48,7 +48,16 @@ def test_sigkill_midway_then_reimport_stores_each_event_once(tmp_path: Path) -> 
     second.write_text(json.dumps(_document(1000, EVENTS)))
     db = tmp_path / "crash.db"
     wal = Path(f"{db}-wal")
-    command = [sys.executable, "-m", "threadline", "import", str(first), str(second), "--db", str(db)]
+    command = [
+        sys.executable,
+        "-m",
+        "threadline",
+        "import",
+        str(first),
+        str(second),
+        "--db",
+        str(db),
+    ]
     env = {**os.environ, "THREADLINE_BATCH_SIZE": "2000"}
     proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
     assert proc.stdout is not None
@@ -56,8 +65,11 @@ def test_sigkill_midway_then_reimport_stores_each_event_once(tmp_path: Path) -> 
     assert "a.jsonld: 1000 stored" in line, line
     size_after_first = wal.stat().st_size if wal.exists() else 0
     # ... and the second is being written (its batches grow the WAL) when the kill lands.
-    _wait_for(lambda: wal.exists() and wal.stat().st_size > size_after_first + 2_000_000, 60,
-              "the second import to write")
+    _wait_for(
+        lambda: wal.exists() and wal.stat().st_size > size_after_first + 2_000_000,
+        60,
+        "the second import to write",
+    )
     proc.send_signal(signal.SIGKILL)
     proc.wait(timeout=30)
     assert proc.returncode == -signal.SIGKILL

@@ -146,7 +146,9 @@ def _quantities(obj: Mapping[str, Any], name: str) -> tuple[QuantityElement, ...
         if qty is not None and (
             isinstance(qty, bool) or not isinstance(qty, int | float) or qty < 0
         ):
-            raise _Fault(f"{where}/quantity", f"quantity must be a non-negative number, got {qty!r}")
+            raise _Fault(
+                f"{where}/quantity", f"quantity must be a non-negative number, got {qty!r}"
+            )
         uom = item.get("uom")
         if uom is not None and not isinstance(uom, str):
             raise _Fault(f"{where}/uom", "uom must be a string (a UN/ECE rec 20 code)")
@@ -174,7 +176,9 @@ def _offset(value: Any) -> str:
     try:
         hours, minutes = int(value[1:3]), int(value[4:6])
     except ValueError:
-        raise _Fault("/eventTimeZoneOffset", f"eventTimeZoneOffset {value!r} is not ±hh:mm") from None
+        raise _Fault(
+            "/eventTimeZoneOffset", f"eventTimeZoneOffset {value!r} is not ±hh:mm"
+        ) from None
     if hours > 14 or minutes > 59:
         raise _Fault("/eventTimeZoneOffset", f"eventTimeZoneOffset {value!r} is out of range")
     return value
@@ -265,9 +269,7 @@ def _sensor_elements(obj: Mapping[str, Any]) -> tuple[dict[str, Any], ...]:
     return tuple(value)
 
 
-def _event(
-    obj: Mapping[str, Any], namespaces: Mapping[str, str], known_id: str | None
-) -> AnyEvent:
+def _event(obj: Mapping[str, Any], namespaces: Mapping[str, str], known_id: str | None) -> AnyEvent:
     kind = obj.get("type")
     if kind not in _SPECIFIC:
         raise _Fault("/type", f"unknown event type {kind!r}")
@@ -434,7 +436,7 @@ def read_json_document(
     data: bytes | str | Mapping[str, Any], *, source: str | None = None
 ) -> EPCISDocument:
     """Parse a whole EPCIS 2.0 JSON/JSON-LD document; the first fault raises DocumentError."""
-    document, count, events = iter_json_document(data, source=source)
+    document, _count, events = iter_json_document(data, source=source)
     document.events = list(events)
     return document
 
@@ -491,4 +493,3 @@ def iter_json_document(
 def utc_text(moment: datetime) -> str:
     """The storage form of a timestamp: UTC, microseconds, 'Z' — sortable as text on any engine."""
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-

@@ -15,7 +15,7 @@ from threadline.genealogy.resolve import resolve
 from threadline.genealogy.walk import CONTAINMENT, walk
 from threadline.gs1.keys import canonical
 from threadline.store.base import EdgeRow, ObjectRow, Reader
-from threadline.store.projector import GONE_STATES, SHIPPED
+from threadline.store.projector import GONE_STATES
 
 # Kinds that name material (as opposed to containers, places and parties).
 MATERIAL_KINDS = frozenset({"lgtin", "sgtin", "gtin"})
@@ -105,11 +105,15 @@ def _contents_at(
             if edge.relation not in CONTAINMENT or edge.src not in affected:
                 continue
             for shipment, time in frontier[edge.dst]:
-                if not (edge.valid_from <= time and (edge.valid_to is None or time < edge.valid_to)):
+                if not (
+                    edge.valid_from <= time and (edge.valid_to is None or time < edge.valid_to)
+                ):
                     continue
                 if kinds[edge.src].kind in MATERIAL_KINDS:
-                    qty = edge.quantity if edge.quantity is not None else (
-                        1.0 if kinds[edge.src].kind == "sgtin" else None
+                    qty = (
+                        edge.quantity
+                        if edge.quantity is not None
+                        else (1.0 if kinds[edge.src].kind == "sgtin" else None)
                     )
                     uom = edge.uom if edge.quantity is not None else None
                     out[shipment].append((edge.src, qty, uom))
@@ -153,8 +157,10 @@ def recall(reader: Reader, identifiers: Sequence[str]) -> RecallScope:
         time = events[row].event_time
         for src, edge in sources.items():
             if objects[src].kind in MATERIAL_KINDS:
-                qty = edge.quantity if edge.quantity is not None else (
-                    1.0 if objects[src].kind == "sgtin" else None
+                qty = (
+                    edge.quantity
+                    if edge.quantity is not None
+                    else (1.0 if objects[src].kind == "sgtin" else None)
                 )
                 direct[row].append((src, qty, edge.uom))
             else:
@@ -164,9 +170,7 @@ def recall(reader: Reader, identifiers: Sequence[str]) -> RecallScope:
     customer_shipments: dict[str, list[str]] = defaultdict(list)
     for row in sorted(by_event, key=lambda r: (events[r].event_time, r)):
         ev = events[row]
-        items = _sum_items(
-            [Item(objects[o].key, q, u) for o, q, u in (*direct[row], *inside[row])]
-        )
+        items = _sum_items([Item(objects[o].key, q, u) for o, q, u in (*direct[row], *inside[row])])
         destinations = [
             {"type": str(d.get("type", "")), "id": canonical(str(d.get("destination"))).key}
             for d in ev.doc.get("destinationList", [])
@@ -246,8 +250,7 @@ def _in_stock(
     missing = {e.src for es in holding.values() for e in es} - set(objects)
     objects = {**objects, **reader.objects_by_id(missing)}
     container_keys = reader.objects_by_id(
-        {s.container for s in chain_status.values() if s and s.container is not None}
-        | set(holding)
+        {s.container for s in chain_status.values() if s and s.container is not None} | set(holding)
     )
     for oid in sorted(affected, key=lambda o: objects[o].key):
         st = statuses.get(oid)

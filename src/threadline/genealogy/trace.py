@@ -72,9 +72,7 @@ def trace(
     event_ids = reader.event_ids({e.event for e in edges})
     result = TraceResult(root=root.key, kind=root.kind, direction=direction)
     # Sorted by depth, then by key: the same answer whatever order the database returns rows in.
-    order = sorted(
-        (d, objects[oid].key, oid) for oid, d in found.depth.items() if oid != root.id
-    )
+    order = sorted((d, objects[oid].key, oid) for oid, d in found.depth.items() if oid != root.id)
     for depth, _key, oid in order:
         edge = found.first_edge[oid]
         via = edge.src if oid == edge.dst else edge.dst

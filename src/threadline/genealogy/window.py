@@ -14,8 +14,17 @@ from threadline.store.base import Reader
 from threadline.store.projector import roles_of
 
 # Roles that mean "this object was produced or processed here".
-_PROCESSED = {"output", "output_quantity", "epc", "quantity", "child", "child_quantity", "input",
-              "input_quantity", "parent"}
+_PROCESSED = {
+    "output",
+    "output_quantity",
+    "epc",
+    "quantity",
+    "child",
+    "child_quantity",
+    "input",
+    "input_quantity",
+    "parent",
+}
 
 
 @dataclass
@@ -71,7 +80,14 @@ def window(reader: Reader, equipment: str, start: str, end: str) -> WindowResult
                 continue
             seen.add((key, role.role, row.event_id))
             result.lots.append(
-                WindowLot(key, role.role, role.quantity, role.uom, row.event_id, row.event_time,
-                          row.biz_step)
+                WindowLot(
+                    key,
+                    role.role,
+                    role.quantity,
+                    role.uom,
+                    row.event_id,
+                    row.event_time,
+                    row.biz_step,
+                )
             )
     return result

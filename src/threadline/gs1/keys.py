@@ -2,10 +2,10 @@
 
 Accepted forms: EPC pure-identity URNs (``urn:epc:id:sgtin:...``), EPC class URNs
 (``urn:epc:class:lgtin:...``, ``urn:epc:idpat:sgtin:...:*``) and GS1 Digital Link URIs on any domain
-(with or without a path prefix before the primary key). Anything that is not a GS1 key passes through
-unchanged as a :attr:`Kind.URI`. A string that *claims* to be a GS1 key but is malformed (wrong
-length, bad check digit) is an :class:`~threadline.errors.InvalidInput` naming the fault, because a
-silently mistyped SSCC would split one pallet's history in two.
+(with or without a path prefix before the primary key). Anything that is not a GS1 key passes
+through unchanged as a :attr:`Kind.URI`. A string that *claims* to be a GS1 key but is malformed
+(wrong length, bad check digit) is an :class:`~threadline.errors.InvalidInput` naming the fault,
+because a silently mistyped SSCC would split one pallet's history in two.
 """
 
 from __future__ import annotations
@@ -51,7 +51,9 @@ def _digits(raw: str, value: str, what: str, lengths: tuple[int, ...]) -> None:
 
 def _checked(raw: str, value: str, what: str) -> None:
     if check_digit(value[:-1]) != value[-1]:
-        raise _fail(raw, f"{what} {value} has a wrong check digit (expected {check_digit(value[:-1])})")
+        raise _fail(
+            raw, f"{what} {value} has a wrong check digit (expected {check_digit(value[:-1])})"
+        )
 
 
 def _gtin_from_epc(raw: str, company: str, item: str) -> str:

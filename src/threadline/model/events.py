@@ -150,4 +150,6 @@ class TransformationEvent(Event):
         return EventType.TRANSFORMATION
 
 
-AnyEvent = ObjectEvent | AggregationEvent | AssociationEvent | TransactionEvent | TransformationEvent
+AnyEvent = (
+    ObjectEvent | AggregationEvent | AssociationEvent | TransactionEvent | TransformationEvent
+)

@@ -1,8 +1,9 @@
 """Identifiers as Threadline keeps them: one canonical key per object, whatever form it arrived in.
 
-GS1 keys are canonicalised to the GS1 Digital Link form on ``https://id.gs1.org`` (the only form that
-needs no company-prefix length), e.g. ``https://id.gs1.org/01/04012345123456/10/LOT7``. Any other URI
-is its own key. Parsing lives in :mod:`threadline.gs1.keys`; this module holds only the types.
+GS1 keys are canonicalised to the GS1 Digital Link form on ``https://id.gs1.org`` (the only form
+that needs no company-prefix length), e.g. ``https://id.gs1.org/01/04012345123456/10/LOT7``. Any
+other URI is its own key. Parsing lives in :mod:`threadline.gs1.keys`; this module holds only the
+types.
 """
 
 from __future__ import annotations

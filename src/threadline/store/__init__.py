@@ -17,7 +17,9 @@ __all__ = [
 ]
 
 
-def open_store(db: str | None = None, *, migrate: bool = True, batch_size: int | None = None) -> Store:
+def open_store(
+    db: str | None = None, *, migrate: bool = True, batch_size: int | None = None
+) -> Store:
     """Open the store named by ``db`` (a SQLite path or a ``postgresql://`` URL).
 
     Without ``db`` the ``THREADLINE_DB`` setting applies, else ``threadline.db`` here.

@@ -17,13 +17,16 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import orjson
 from sqlalchemy import Engine
 
 from threadline.errors import StoreError
 from threadline.store.projector import Status
+
+if TYPE_CHECKING:  # the writer imports this module; only type checkers need the reverse
+    from threadline.store.writer import Writer
 
 ProgressFn = Callable[[int], None]
 
@@ -68,7 +71,7 @@ class EventRow(NamedTuple):
 
 @dataclass
 class AppendResult:
-    """What an append did: events stored, events skipped as already stored, events declared in error."""
+    """What an append did: events stored, skipped as already stored, and declared in error."""
 
     inserted: int = 0
     duplicates: int = 0
@@ -135,13 +138,15 @@ class Reader:
     def edges_from(self, ids: Sequence[int]) -> list[EdgeRow]:
         """Edges leaving any of ``ids`` (downstream direction)."""
         return [
-            EdgeRow(*r) for r in self.query_in(f"SELECT {_EDGE_COLS} FROM edges WHERE src {{IN}}", ids)
+            EdgeRow(*r)
+            for r in self.query_in(f"SELECT {_EDGE_COLS} FROM edges WHERE src {{IN}}", ids)
         ]
 
     def edges_to(self, ids: Sequence[int]) -> list[EdgeRow]:
         """Edges entering any of ``ids`` (upstream direction)."""
         return [
-            EdgeRow(*r) for r in self.query_in(f"SELECT {_EDGE_COLS} FROM edges WHERE dst {{IN}}", ids)
+            EdgeRow(*r)
+            for r in self.query_in(f"SELECT {_EDGE_COLS} FROM edges WHERE dst {{IN}}", ids)
         ]
 
     def statuses(self, ids: Sequence[int]) -> dict[int, Status]:
@@ -150,7 +155,7 @@ class Reader:
 
     # -- events ------------------------------------------------------------------------------
     def _event(self, r: Sequence[Any]) -> EventRow:
-        return EventRow(*r[:11], bool(r[11]), self.store.load_json(r[12]))
+        return EventRow._make((*r[:11], bool(r[11]), self.store.load_json(r[12])))
 
     def events_by_row(self, rows: Iterable[int]) -> dict[int, EventRow]:
         found = self.query_in(f"SELECT {_EVENT_COLS} FROM events WHERE id {{IN}}", list(set(rows)))
@@ -269,9 +274,7 @@ class Store(ABC):
                 raise
             connection.commit()
 
-    def append(
-        self, events: Iterable[Any], *, progress: ProgressFn | None = None
-    ) -> AppendResult:
+    def append(self, events: Iterable[Any], *, progress: ProgressFn | None = None) -> AppendResult:
         """Store ``events`` (typed events) in one transaction with their projections.
 
         Events already stored (same eventID) are skipped; an event carrying an
@@ -329,7 +332,3 @@ class Store(ABC):
     @staticmethod
     def dump_json(value: Any) -> str:
         return orjson.dumps(value).decode()
-
-
-if False:  # pragma: no cover - import for type checkers only, avoids a cycle at run time
-    from threadline.store.writer import Writer

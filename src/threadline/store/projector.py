@@ -9,7 +9,7 @@ error-declaration repair (re-folding one object's history) and full rebuilds.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from threadline.model.events import (
     Action,
@@ -63,7 +63,8 @@ def roles_of(event: AnyEvent) -> list[Role]:
             out.append(Role(event.parent_id, "parent"))
         out.extend(Role(e, "child") for e in event.child_epcs)
         out.extend(
-            Role(q.epc_class, "child_quantity", q.quantity, q.uom) for q in event.child_quantity_list
+            Role(q.epc_class, "child_quantity", q.quantity, q.uom)
+            for q in event.child_quantity_list
         )
     elif isinstance(event, TransformationEvent):
         out.extend(Role(e, "input") for e in event.input_epcs)
@@ -72,8 +73,7 @@ def roles_of(event: AnyEvent) -> list[Role]:
         )
         out.extend(Role(e, "output") for e in event.output_epcs)
         out.extend(
-            Role(q.epc_class, "output_quantity", q.quantity, q.uom)
-            for q in event.output_quantities
+            Role(q.epc_class, "output_quantity", q.quantity, q.uom) for q in event.output_quantities
         )
     return out
 
@@ -94,7 +94,7 @@ class Status:
     last_event: int | None = None
     last_time: str | None = None
 
-    def as_row(self) -> tuple[object, ...]:
+    def as_row(self) -> tuple[Any, ...]:
         return (
             self.object,
             self.state,

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from threadline.epcis.json_reader import parse_event, utc_text
 from threadline.gs1.keys import canonical
@@ -28,9 +28,6 @@ from threadline.model.events import (
 from threadline.model.identifiers import Identifier
 from threadline.store.base import AppendResult, ProgressFn, Reader, Store
 from threadline.store.projector import Role, Status, apply_status, is_shipping, roles_of
-
-if TYPE_CHECKING:
-    pass
 
 _INSERT_EVENT = (
     "INSERT INTO events (id, event_id, is_declaration, type, action, biz_step, disposition, "
@@ -154,7 +151,9 @@ class Writer(Reader):
             rows = []
             for offset, key in enumerate(missing):
                 ident = idents[key]
-                rows.append((first + offset, key, ident.kind.value, ident.product, ident.gcp_length))
+                rows.append(
+                    (first + offset, key, ident.kind.value, ident.product, ident.gcp_length)
+                )
                 found[key] = first + offset
             self.cursor.executemany(self._sql_object, rows)
         return found
@@ -195,7 +194,9 @@ class Writer(Reader):
             time = utc_text(event.event_time)
             erroneous = event.event_id in declared
             rows.append(
-                self._event_row(first + offset, event, time, now, declaration=False, erroneous=erroneous)
+                self._event_row(
+                    first + offset, event, time, now, declaration=False, erroneous=erroneous
+                )
             )
             if not erroneous:
                 live.append((first + offset, event, time))
@@ -203,7 +204,7 @@ class Writer(Reader):
         self.result.inserted += len(events)
         self.project(live)
 
-    # -- projections --------------------------------------------------------------------------------
+    # -- projections -------------------------------------------------------------------------
     def project(self, live: Sequence[tuple[int, AnyEvent, str]]) -> None:
         """Fold stored events (row id, event, storage time) into edges, index and status."""
         roles_by_event: list[list[Role]] = []
@@ -236,7 +237,8 @@ class Writer(Reader):
         index_rows: set[tuple[int, int, str]] = set()
         attrs: dict[int, Any] = {}
         for (row, event, time), roles in zip(live, roles_by_event, strict=True):
-            parent = ids[key_of[event.parent_id]] if getattr(event, "parent_id", None) else None
+            parent_raw: str | None = getattr(event, "parent_id", None)
+            parent = ids[key_of[parent_raw]] if parent_raw else None
             location = key_of[event.biz_location] if event.biz_location else None
             read_point = key_of[event.read_point] if event.read_point else None
             pairs = [(ids[key_of[r.raw_id]], r) for r in roles]
@@ -247,7 +249,15 @@ class Writer(Reader):
                 and not (event.child_epcs or event.child_quantity_list)
             ):
                 pairs.extend(batch.expand_children(parent, statuses))
-            batch.apply(event, row, time, pairs, parent, statuses, [ids[key_of[d.id]] for d in event.destinations])
+            batch.apply(
+                event,
+                row,
+                time,
+                pairs,
+                parent,
+                statuses,
+                [ids[key_of[d.id]] for d in event.destinations],
+            )
             for oid, role in pairs:
                 index_rows.add((oid, row, role.role))
                 apply_status(
@@ -260,8 +270,10 @@ class Writer(Reader):
                     location=location,
                     read_point=read_point,
                 )
-                if event.ilmd and role.role in ("epc", "quantity", "output", "output_quantity") and (
-                    event.action == Action.ADD or isinstance(event, TransformationEvent)
+                if (
+                    event.ilmd
+                    and role.role in ("epc", "quantity", "output", "output_quantity")
+                    and (event.action == Action.ADD or isinstance(event, TransformationEvent))
                 ):
                     attrs[oid] = event.ilmd
         batch.write()
@@ -270,7 +282,9 @@ class Writer(Reader):
         if statuses:
             self.cursor.executemany(self._sql_status, [s.as_row() for s in statuses.values()])
         if attrs:
-            sql = self.store.sql(f"UPDATE objects SET attrs = {self.store.json_param()} WHERE id = ?")
+            sql = self.store.sql(
+                f"UPDATE objects SET attrs = {self.store.json_param()} WHERE id = ?"
+            )
             self.cursor.executemany(sql, [(self.store.dump_json(v), k) for k, v in attrs.items()])
 
     # -- error declarations ------------------------------------------------------------------------
@@ -305,7 +319,8 @@ class Writer(Reader):
         )
         for original, doc in found:
             self.cursor.execute(
-                self.store.sql("UPDATE events SET error_declared = ? WHERE id = ?"), (True, original)
+                self.store.sql("UPDATE events SET error_declared = ? WHERE id = ?"),
+                (True, original),
             )
             self._retract(original, self.store.load_json(doc), event.event_id)
             self.result.declared_in_error += 1
@@ -321,12 +336,15 @@ class Writer(Reader):
             touched.add(src)
         self.cursor.execute(self.store.sql("DELETE FROM edges WHERE event = ?"), (row,))
         self.cursor.execute(
-            self.store.sql("UPDATE edges SET valid_to = NULL, closed_by = NULL WHERE closed_by = ?"),
+            self.store.sql(
+                "UPDATE edges SET valid_to = NULL, closed_by = NULL WHERE closed_by = ?"
+            ),
             (row,),
         )
         for oid in touched:
             self.cursor.execute(
-                self.store.sql("DELETE FROM event_objects WHERE object = ? AND event = ?"), (oid, row)
+                self.store.sql("DELETE FROM event_objects WHERE object = ? AND event = ?"),
+                (oid, row),
             )
         self.refold(sorted(touched))
 
@@ -357,12 +375,14 @@ class Writer(Reader):
                             read_point=ev.read_point,
                         )
             out.append(status.as_row())
-        self.cursor.execute(
-            self.store.sql("DELETE FROM status WHERE object IN (%s)" % ",".join("?" * len(out))),
-            [r[0] for r in out],
-        ) if out else None
         if out:
-            self.cursor.executemany(self._sql_status, out)
+            # An object whose whole history was declared in error has no status at all.
+            empty = [r[0] for r in out if r[-1] is None]
+            for fragment, chunk in self.store.in_clause(empty):
+                self.cursor.execute(
+                    self.store.sql(f"DELETE FROM status WHERE object {fragment}"), chunk
+                )
+            self.cursor.executemany(self._sql_status, [r for r in out if r[-1] is not None])
 
 
 class _EdgeBatch:
@@ -394,7 +414,16 @@ class _EdgeBatch:
         else:
             edge[8], edge[9] = time, row
 
-    def _add(self, src: int, dst: int, relation: str, qty: float | None, uom: str | None, row: int, time: str) -> None:
+    def _add(
+        self,
+        src: int,
+        dst: int,
+        relation: str,
+        qty: float | None,
+        uom: str | None,
+        row: int,
+        time: str,
+    ) -> None:
         edge: Edge = [None, src, dst, relation, qty, uom, row, time, None, None]
         self.new.append(edge)
         self.open_new[(src, dst)].append(edge)
@@ -406,7 +435,13 @@ class _EdgeBatch:
             "SELECT id, src, quantity, uom FROM edges WHERE dst = ? AND valid_to IS NULL", (parent,)
         )
         children = [(r[1], r[2], r[3]) for r in stored if r[0] not in self.closed]
-        children += [(e[1], e[4], e[5]) for (s, d), es in self.open_new.items() if d == parent for e in es if e[8] is None]
+        children += [
+            (e[1], e[4], e[5])
+            for (s, d), es in self.open_new.items()
+            if d == parent
+            for e in es
+            if e[8] is None
+        ]
         missing = [src for src, _, _ in children if src not in statuses]
         if missing:
             statuses.update(self.writer.statuses(missing))
@@ -470,7 +505,14 @@ class _EdgeBatch:
                 self._close(edge, time, row)
 
     def _child_quantity(
-        self, event: AnyEvent, child: int, role: Role, parent: int, relation: str, row: int, time: str
+        self,
+        event: AnyEvent,
+        child: int,
+        role: Role,
+        parent: int,
+        relation: str,
+        row: int,
+        time: str,
     ) -> None:
         if event.action == Action.ADD:
             self._add(child, parent, relation, role.quantity, role.uom, row, time)
@@ -496,7 +538,9 @@ class _EdgeBatch:
             )
 
 
-def rebuild_projections(store: Store, connection: Any, *, progress: ProgressFn | None = None) -> int:
+def rebuild_projections(
+    store: Store, connection: Any, *, progress: ProgressFn | None = None
+) -> int:
     """Empty the projection tables and replay every valid event in event-time order."""
     writer = Writer(store, connection)
     for table in ("edges", "event_objects", "status"):
@@ -511,9 +555,7 @@ def rebuild_projections(store: Store, connection: Any, *, progress: ProgressFn |
         )
         if not rows:
             break
-        live = [
-            (r[0], parse_event(store.load_json(r[3]), event_id=r[1]), r[2]) for r in rows
-        ]
+        live = [(r[0], parse_event(store.load_json(r[3]), event_id=r[1]), r[2]) for r in rows]
         writer.project(live)
         last_time, last_id = rows[-1][2], rows[-1][0]
         count += len(rows)
