@@ -24,22 +24,24 @@ window often fail inspection), and one furnace-load event is later declared in e
 How the counts scale
 --------------------
 Everything is driven by the number of supplier heat lots (8-14 t of wire each) and the number of
-cold headers. Per heat lot, on average: ~32 headed and ~32 rolled batches, ~11 furnace loads,
-plated and inspected lots, ~435 boxes, ~11 pallets, a few shipments, plus sensor reports and
-assemblies. So events, identifiers and edges all grow linearly with the heat lots:
+cold headers. Per heat lot, on average: ~34 headed and ~34 rolled batches, ~11 furnace loads
+(each then plated and inspected), ~420 boxes, ~10.5 pallets, ~1.6 shipments, ~17 standalone
+sensor reports and, at the installer, some assemblies. So events, identifiers and edges all grow
+linearly with the heat lots (seed 7; other seeds differ by a few percent):
 
 ========  =========  =======  ===========  ============  ===========
 scale     heat lots  headers  events       identifiers   edges
 ========  =========  =======  ===========  ============  ===========
-small            6        4   ~3.5 k       ~3.3 k        ~6 k
-medium         175        8   ~100 k       ~100 k        ~180 k
-large         2400       16   ~1.4 M       ~1.3 M        ~2.4 M
+small            6        4       3,673          3,500        6,421
+medium         175        8     100,071         94,487      176,841
+large         2400       16   1,368,385      1,292,572    2,436,375
 ========  =========  =======  ===========  ============  ===========
 
 (:class:`PlantCounts` gives the exact numbers of a run.) Boxes dominate: about 75 % of events and
 80 % of identifiers. A heat lot's downstream - its batches, the furnace loads they were merged into
-(which also carry other heat lots' batches), finished lots, boxes, pallets and customers - is
-about 1,000-2,000 identifiers at every scale.
+(which also carry other heat lots' batches), finished lots, boxes, pallets, customers and
+assemblies - is roughly 600-2,700 identifiers: median ~1,000 at medium and ~1,700 at large,
+where more headers per family spread each heat lot over more furnace loads.
 
 Genealogy edges (``PlantCounts.edges_estimate``) are counted with these rules: a
 TransformationEvent gives (#inputs x #outputs) edges; an AggregationEvent ADD gives one edge per

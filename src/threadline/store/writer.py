@@ -10,9 +10,9 @@ remaining history.
 
 from __future__ import annotations
 
-from collections import defaultdict
 import queue
 import threading
+from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any, TypeVar
