@@ -77,7 +77,6 @@ edges = Table(
 )
 Index("ix_edges_src", edges.c.src)
 Index("ix_edges_dst", edges.c.dst)
-Index("ix_edges_event", edges.c.event)
 
 event_objects = Table(
     "event_objects",
@@ -91,7 +90,7 @@ event_objects = Table(
 status = Table(
     "status",
     metadata,
-    Column("object", BigInteger, primary_key=True, autoincrement=False),
+    Column("object", RowId, primary_key=True, autoincrement=False),
     Column("state", Text),
     Column("disposition", Text),
     Column("location", Text),

@@ -64,7 +64,6 @@ def upgrade() -> None:
     )
     op.create_index("ix_edges_src", "edges", ["src"])
     op.create_index("ix_edges_dst", "edges", ["dst"])
-    op.create_index("ix_edges_event", "edges", ["event"])
     op.create_table(
         "event_objects",
         sa.Column("object", sa.BigInteger, primary_key=True),
@@ -74,7 +73,7 @@ def upgrade() -> None:
     )
     op.create_table(
         "status",
-        sa.Column("object", sa.BigInteger, primary_key=True, autoincrement=False),
+        sa.Column("object", RowId, primary_key=True, autoincrement=False),
         sa.Column("state", sa.Text),
         sa.Column("disposition", sa.Text),
         sa.Column("location", sa.Text),
