@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import time
+from datetime import datetime, timedelta
 from collections.abc import Callable
+from itertools import islice
 
 from threadline.service import parse_events
 from threadline.sim import Plant
 from threadline.store.base import AppendResult, Store
+
+CHUNK = 100_000
 
 
 def build_demo(
@@ -23,10 +27,12 @@ def build_demo(
     if on_start:
         on_start(plant.estimated_events())
     started = time.perf_counter()
-    result = store.append(
-        parse_events(plant.events(), source=f"demo plant ({scale}, seed {seed})"),
-        progress=progress,
-    )
+    events = parse_events(plant.events(), source=f"demo plant ({scale}, seed {seed})")
+    result = AppendResult()
+    # Commit every CHUNK events: a large plant is millions of events, and one transaction would
+    # hold them all in the WAL; re-running the demo skips what an interrupted run stored.
+    while chunk := list(islice(events, CHUNK)):
+        result.merge(store.append(chunk, progress=progress))
     return plant, result, time.perf_counter() - started
 
 
@@ -36,7 +42,9 @@ def tour(
     """A short text: what was built and three commands to try on it."""
     h = plant.highlights
     db_arg = f" --db {db}" if db else ""
-    start, end = h.drift_window
+    start, last = h.drift_window
+    # The window's end is exclusive; end it just after the last drifting batch.
+    end = (datetime.fromisoformat(last) + timedelta(seconds=1)).isoformat().replace("+00:00", "Z")
     rate = result.inserted / seconds if seconds > 0 else 0.0
     lines = [
         "",

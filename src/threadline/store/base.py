@@ -239,6 +239,9 @@ class Store(ABC):
         """A short human description of the backend and location."""
         return self.url
 
+    def _after_commit(self) -> None:
+        """Called after each write transaction commits (backends schedule maintenance here)."""
+
     # -- transactions --------------------------------------------------------------------------
     @contextlib.contextmanager
     def _raw(self) -> Iterator[Any]:
@@ -273,6 +276,7 @@ class Store(ABC):
                 connection.rollback()
                 raise
             connection.commit()
+            self._after_commit()
 
     def append(self, events: Iterable[Any], *, progress: ProgressFn | None = None) -> AppendResult:
         """Store ``events`` (typed events) in one transaction with their projections.
@@ -297,6 +301,7 @@ class Store(ABC):
                 connection.rollback()
                 raise
             connection.commit()
+            self._after_commit()
         return count
 
     def migrate(self) -> None:
