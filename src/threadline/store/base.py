@@ -239,7 +239,7 @@ class Store(ABC):
         """A short human description of the backend and location."""
         return self.url
 
-    def _after_commit(self) -> None:
+    def _after_commit(self) -> None:  # noqa: B027 - an optional hook, empty by default
         """Called after each write transaction commits (backends schedule maintenance here)."""
 
     # -- transactions --------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
@@ -72,10 +73,9 @@ class _Checkpointer:
         self.stopping = True
         self.wake.set()
         self.thread.join()
-        try:
+        # If another connection is busy, SQLite checkpoints on a later open instead.
+        with contextlib.suppress(sqlite3.Error):
             self._checkpoint("TRUNCATE")
-        except sqlite3.Error:
-            pass  # another connection is busy; SQLite checkpoints on its next open
 
 
 class SQLiteStore(Store):

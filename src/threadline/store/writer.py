@@ -11,10 +11,7 @@ remaining history.
 from __future__ import annotations
 
 import contextlib
-import os
 import gc
-import queue
-import threading
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime
@@ -90,9 +87,8 @@ class Writer(Reader):
     def append(self, events: Iterable[AnyEvent], *, progress: ProgressFn | None = None) -> None:
         """Buffer ``events`` and write them batch by batch (all inside this transaction).
 
-        When ``events`` is a lazy iterator (a document being parsed), parsing runs in a helper
-        thread one batch ahead of the writes: SQLite and PostgreSQL release the GIL while they
-        work, so parsing the next batch overlaps with storing this one.
+        ``events`` may be a lazy iterator (a document being parsed); it is consumed one batch
+        at a time, so memory stays bounded by the batch size.
         """
         size = self.store.batch_size
         with _no_cyclic_gc():
@@ -102,7 +98,7 @@ class Writer(Reader):
         batches = (
             [list(events[i : i + size]) for i in range(0, len(events), size)]
             if isinstance(events, Sequence)
-            else (read_ahead(events, size) if os.environ.get("TL_RA") else _chunks(events, size))
+            else _chunks(events, size)
         )
         for batch in batches:
             self._pending.extend(batch)
@@ -401,9 +397,6 @@ class Writer(Reader):
             self.cursor.executemany(self._sql_status, [r for r in out if r[-1] is not None])
 
 
-_DONE = object()
-
-
 def _chunks(items: Iterable[T], size: int) -> Iterator[list[T]]:
     batch: list[T] = []
     for item in items:
@@ -430,54 +423,6 @@ def _no_cyclic_gc() -> Iterator[None]:
     finally:
         if was_enabled:
             gc.enable()
-
-
-def read_ahead(items: Iterable[T], size: int) -> Iterator[list[T]]:
-    """Lists of up to ``size`` items, produced by a helper thread one list ahead of the consumer.
-
-    An exception raised while producing (a fault in a document) is re-raised in the consumer at
-    the point the faulty batch would have arrived; closing the generator stops the producer.
-    """
-    handoff: queue.Queue[object] = queue.Queue(maxsize=1)
-    stop = threading.Event()
-
-    def put(item: object) -> bool:
-        while not stop.is_set():
-            try:
-                handoff.put(item, timeout=0.1)
-                return True
-            except queue.Full:
-                continue
-        return False
-
-    def produce() -> None:
-        try:
-            batch: list[T] = []
-            for item in items:
-                batch.append(item)
-                if len(batch) >= size:
-                    if not put(batch):
-                        return
-                    batch = []
-            if batch and not put(batch):
-                return
-            put(_DONE)
-        except BaseException as exc:  # handed to the consumer, which re-raises it
-            put(exc)
-
-    worker = threading.Thread(target=produce, name="threadline-read-ahead", daemon=True)
-    worker.start()
-    try:
-        while True:
-            got = handoff.get()
-            if got is _DONE:
-                return
-            if isinstance(got, BaseException):
-                raise got
-            yield got  # type: ignore[misc]
-    finally:
-        stop.set()
-        worker.join()
 
 
 class _EdgeBatch:
