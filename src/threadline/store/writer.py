@@ -59,6 +59,10 @@ _INSERT_OBJECT = (
 
 T = TypeVar("T")
 
+_ADD, _DELETE = Action.ADD, Action.DELETE
+_CONTAINER_EVENTS = frozenset({AggregationEvent, AssociationEvent})
+_ILMD_ROLES = frozenset({"epc", "quantity", "output", "output_quantity"})
+
 # Edge: [id, src, dst, relation, quantity, uom, event, valid_from, valid_to, closed_by]
 Edge = list[Any]
 
@@ -219,47 +223,55 @@ class Writer(Reader):
     # -- projections -------------------------------------------------------------------------
     def project(self, live: Sequence[tuple[int, AnyEvent, str]]) -> None:
         """Fold stored events (row id, event, storage time) into edges, index and status."""
+        # This loop runs once per event of every import; locals and precomputed lookups below
+        # are deliberate (attribute and global lookups dominate otherwise).
         roles_by_event: list[list[Role]] = []
-        idents: dict[str, Identifier] = {}
-        key_of: dict[str, str] = {}
-
-        def note(raw: str | None) -> None:
-            if raw is not None and raw not in key_of:
-                ident = canonical(raw)
-                key_of[raw] = ident.key
-                idents[ident.key] = ident
-
+        raw_ids: set[str] = set()
+        add_raw = raw_ids.add
         for _, event, _ in live:
             roles = roles_of(event)
             roles_by_event.append(roles)
-            for role in roles:
-                note(role.raw_id)
-            note(event.read_point)
-            note(event.biz_location)
-            for party in (*event.sources, *event.destinations):
-                note(party.id)
+            raw_ids.update([r.raw_id for r in roles])
+            if event.read_point:
+                add_raw(event.read_point)
+            if event.biz_location:
+                add_raw(event.biz_location)
+            for party in event.sources:
+                add_raw(party.id)
+            for party in event.destinations:
+                add_raw(party.id)
+        idents: dict[str, Identifier] = {}
+        key_of: dict[str, str] = {}
+        for raw in raw_ids:
+            ident = canonical(raw)
+            key_of[raw] = ident.key
+            idents[ident.key] = ident
         ids = self.ensure_objects(idents)
-        subjects = {ids[key_of[r.raw_id]] for roles in roles_by_event for r in roles}
+        oid_of = {raw: ids[key] for raw, key in key_of.items()}
+        subjects = {oid_of[r.raw_id] for roles in roles_by_event for r in roles}
         statuses = self.statuses(list(subjects))
         for oid in subjects:
             if oid not in statuses:
                 statuses[oid] = Status(oid)
 
         batch = _EdgeBatch(self)
-        index_rows: set[tuple[int, int, str]] = set()
+        index_rows: list[tuple[int, int, str]] = []
+        add_index = index_rows.append
         attrs: dict[int, Any] = {}
+        fold = apply_status
         for (row, event, time), roles in zip(live, roles_by_event, strict=True):
             parent_raw: str | None = getattr(event, "parent_id", None)
-            parent = ids[key_of[parent_raw]] if parent_raw else None
+            parent = oid_of[parent_raw] if parent_raw else None
             location = key_of[event.biz_location] if event.biz_location else None
             read_point = key_of[event.read_point] if event.read_point else None
-            pairs = [(ids[key_of[r.raw_id]], r) for r in roles]
+            pairs = [(oid_of[r.raw_id], r) for r in roles]
             if (
-                isinstance(event, AggregationEvent | AssociationEvent)
-                and event.action == Action.DELETE
-                and parent is not None
-                and not (event.child_epcs or event.child_quantity_list)
+                parent is not None
+                and event.action is _DELETE
+                and type(event) in _CONTAINER_EVENTS
+                and not pairs[1:]
             ):
+                # A DELETE that names only the parent empties it.
                 pairs.extend(batch.expand_children(parent, statuses))
             batch.apply(
                 event,
@@ -268,11 +280,14 @@ class Writer(Reader):
                 pairs,
                 parent,
                 statuses,
-                [ids[key_of[d.id]] for d in event.destinations],
+                [oid_of[d.id] for d in event.destinations] if event.destinations else (),
+            )
+            keeps_ilmd = bool(event.ilmd) and (
+                event.action is _ADD or type(event) is TransformationEvent
             )
             for oid, role in pairs:
-                index_rows.add((oid, row, role.role))
-                apply_status(
+                add_index((oid, row, role.role))
+                fold(
                     statuses[oid],
                     event,
                     role,
@@ -282,11 +297,7 @@ class Writer(Reader):
                     location=location,
                     read_point=read_point,
                 )
-                if (
-                    event.ilmd
-                    and role.role in ("epc", "quantity", "output", "output_quantity")
-                    and (event.action == Action.ADD or isinstance(event, TransformationEvent))
-                ):
+                if keeps_ilmd and role.role in _ILMD_ROLES:
                     attrs[oid] = event.ilmd
         batch.write()
         if index_rows:
