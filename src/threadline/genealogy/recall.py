@@ -7,10 +7,13 @@ one batch, no share of the batch can be declared clean.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
+import numpy as np
+
+from threadline.genealogy.index import GraphIndex
 from threadline.genealogy.resolve import resolve
 from threadline.genealogy.walk import CONTAINMENT, walk
 from threadline.gs1.keys import canonical
@@ -82,7 +85,7 @@ def _sum_items(items: Sequence[Item]) -> list[Item]:
 
 
 def _contents_at(
-    reader: Reader,
+    reader: _Graph,
     carried: dict[int, list[tuple[int, str]]],
     affected: set[int],
     kinds: dict[int, ObjectRow],
@@ -123,22 +126,54 @@ def _contents_at(
     return out
 
 
-def recall(reader: Reader, identifiers: Sequence[str]) -> RecallScope:
-    """The recall scope of the suspect objects (see module docstring)."""
+class _Graph(Protocol):
+    """Where edges and object keys come from: the store (SQL) or an in-memory index."""
+
+    def edges_from(self, ids: Sequence[int]) -> list[EdgeRow]: ...
+    def edges_to(self, ids: Sequence[int]) -> list[EdgeRow]: ...
+    def objects_by_id(self, ids: Iterable[int]) -> dict[int, ObjectRow]: ...
+
+
+def _walk(
+    reader: Reader, index: GraphIndex | None, roots: list[int]
+) -> tuple[dict[int, int], list[EdgeRow]]:
+    """Depth of every object downstream of ``roots`` and the shipping links followed."""
+    if index is None:
+        found = walk(reader, roots, forward=True)
+        shipped = [e for e, _ in found.edges.values() if e.relation == "shipped_to"]
+        return found.depth, shipped
+    index.refresh(reader)
+    found_ix = index.walk(roots, forward=True, links=("shipped_to",))
+    depth = dict.fromkeys(roots, 0)
+    depth.update(zip(found_ix.nodes.tolist(), found_ix.depth.tolist(), strict=True))
+    segs = np.array([s for s, _, _ in found_ix.links], dtype=np.int64)
+    poss = np.array([p for _, p, _ in found_ix.links], dtype=np.int64)
+    return depth, index.edge_rows(segs, poss)
+
+
+def recall(
+    reader: Reader, identifiers: Sequence[str], *, index: GraphIndex | None = None
+) -> RecallScope:
+    """The recall scope of the suspect objects (see module docstring).
+
+    With an ``index`` (a long-running process's :class:`GraphIndex`) the genealogy is read
+    from memory; status and shipping details still come from the store. Same answer.
+    """
     suspects = [resolve(reader, raw) for raw in identifiers]
-    found = walk(reader, [s.id for s in suspects], forward=True)
-    affected = set(found.depth)
-    objects = reader.objects_by_id(affected)
+    graph: _Graph = reader if index is None else index
+    depth, shipped = _walk(reader, index, [s.id for s in suspects])
+    affected = set(depth)
+    objects = graph.objects_by_id(affected)
     scope = RecallScope(suspects=[{"id": s.key, "kind": s.kind} for s in suspects])
     statuses = reader.statuses(list(affected))
-    for oid in sorted(affected, key=lambda o: (found.depth[o], objects[o].key)):
+    for oid in sorted(affected, key=lambda o: (depth[o], objects[o].key)):
         obj = objects[oid]
         st = statuses.get(oid)
         scope.affected.append(
             {
                 "id": obj.key,
                 "kind": obj.kind,
-                "depth": found.depth[oid],
+                "depth": depth[oid],
                 "state": st.state if st else None,
                 "quantity": st.total if st else None,
                 "uom": st.uom if st else None,
@@ -146,7 +181,6 @@ def recall(reader: Reader, identifiers: Sequence[str]) -> RecallScope:
         )
 
     # Shipments: each shipping event reached, with what it carried of the affected material.
-    shipped = [e for e, _ in found.edges.values() if e.relation == "shipped_to"]
     by_event: dict[int, dict[int, EdgeRow]] = defaultdict(dict)
     for edge in shipped:
         by_event[edge.event].setdefault(edge.src, edge)
@@ -165,7 +199,7 @@ def recall(reader: Reader, identifiers: Sequence[str]) -> RecallScope:
                 direct[row].append((src, qty, edge.uom))
             else:
                 carried[src].append((row, time))
-    inside = _contents_at(reader, carried, affected, dict(objects))
+    inside = _contents_at(graph, carried, affected, dict(objects))
     customers: dict[str, list[Item]] = defaultdict(list)
     customer_shipments: dict[str, list[str]] = defaultdict(list)
     for row in sorted(by_event, key=lambda r: (events[r].event_time, r)):
@@ -198,7 +232,7 @@ def recall(reader: Reader, identifiers: Sequence[str]) -> RecallScope:
         Customer(id=party, items=_sum_items(items), shipments=customer_shipments[party])
         for party, items in sorted(customers.items())
     ]
-    scope.in_stock = _in_stock(reader, affected, {s.id for s in suspects}, objects, statuses)
+    scope.in_stock = _in_stock(reader, graph, affected, {s.id for s in suspects}, objects, statuses)
     return scope
 
 
@@ -212,6 +246,7 @@ def _customer_of(destinations: list[dict[str, str]]) -> str | None:
 
 def _in_stock(
     reader: Reader,
+    graph: _Graph,
     affected: set[int],
     suspects: set[int],
     objects: dict[int, ObjectRow],
@@ -241,15 +276,15 @@ def _in_stock(
 
     out: list[StockEntry] = []
     holding: dict[int, list[EdgeRow]] = defaultdict(list)
-    for edge in reader.edges_from(list(affected)):
+    for edge in graph.edges_from(list(affected)):
         if edge.relation == "packed_in" and edge.valid_to is None:
             holding[edge.dst].append(edge)
-    for edge in reader.edges_to(list(suspects)):
+    for edge in graph.edges_to(list(suspects)):
         if edge.relation == "packed_in" and edge.valid_to is None and edge.src not in affected:
             holding[edge.dst].append(edge)
     missing = {e.src for es in holding.values() for e in es} - set(objects)
-    objects = {**objects, **reader.objects_by_id(missing)}
-    container_keys = reader.objects_by_id(
+    objects = {**objects, **graph.objects_by_id(missing)}
+    container_keys = graph.objects_by_id(
         {s.container for s in chain_status.values() if s and s.container is not None} | set(holding)
     )
     for oid in sorted(affected, key=lambda o: objects[o].key):

@@ -190,6 +190,11 @@ class Reader:
             )
         ]
 
+    def graph_version(self) -> tuple[int, int]:
+        """(epoch, version) of the genealogy edges; see the ``meta`` table."""
+        values = dict(self.query("SELECT key, value FROM meta"))
+        return int(values.get("graph_epoch", 0)), int(values.get("graph_version", 0))
+
     def count(self, table: str) -> int:
         return int(self.query(f"SELECT count(*) FROM {table}")[0][0])
 
@@ -272,6 +277,7 @@ class Store(ABC):
             try:
                 yield writer
                 writer.flush()
+                writer.bump_graph_version()
             except BaseException:
                 connection.rollback()
                 raise

@@ -75,6 +75,12 @@ edges = Table(
     Column("valid_to", Text),
     Column("closed_by", BigInteger),
 )
+Index(
+    "ix_edges_closed_by",
+    edges.c.closed_by,
+    sqlite_where=edges.c.closed_by.isnot(None),
+    postgresql_where=edges.c.closed_by.isnot(None),
+)
 Index("ix_edges_src", edges.c.src)
 Index("ix_edges_dst", edges.c.dst)
 
@@ -111,6 +117,15 @@ error_declarations = Table(
     Column("reason", Text),
     Column("corrective_ids", Json),
     Column("declaration", BigInteger, nullable=False),
+)
+
+# graph_version: bumped by every write that adds or closes edges; graph_epoch: bumped when edges
+# are removed or rewritten (error declarations, rebuild), which in-memory indexes must reload.
+meta = Table(
+    "meta",
+    metadata,
+    Column("key", Text, primary_key=True),
+    Column("value", BigInteger, nullable=False),
 )
 
 PROJECTION_TABLES = ("edges", "event_objects", "status")

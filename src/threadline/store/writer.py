@@ -79,6 +79,8 @@ class Writer(Reader):
     def __init__(self, store: Store, connection: Any) -> None:
         super().__init__(store, connection)
         self.result = AppendResult()
+        self.graph_changed = False  # edges added or closed: in-memory indexes must refresh
+        self.graph_rewritten = False  # edges removed or reopened: they must reload
         self._pending: list[AnyEvent] = []
         self._next_id: dict[str, int] = {}
         self._sql_event = store.sql(_INSERT_EVENT.replace("{J}", store.json_param()))
@@ -109,6 +111,13 @@ class Writer(Reader):
             self.flush()
             if progress:
                 progress(len(batch))
+
+    def bump_graph_version(self) -> None:
+        """Record, in this transaction, that the genealogy changed (see ``meta``)."""
+        if self.graph_changed or self.graph_rewritten:
+            self.cursor.execute("UPDATE meta SET value = value + 1 WHERE key = 'graph_version'")
+        if self.graph_rewritten:
+            self.cursor.execute("UPDATE meta SET value = value + 1 WHERE key = 'graph_epoch'")
 
     def flush(self) -> None:
         """Write what is buffered."""
@@ -357,6 +366,7 @@ class Writer(Reader):
             touched.update((src, dst))
         for (src,) in self.query("SELECT src FROM edges WHERE closed_by = ?", (row,)):
             touched.add(src)
+        self.graph_rewritten = True
         self.cursor.execute(self.store.sql("DELETE FROM edges WHERE event = ?"), (row,))
         self.cursor.execute(
             self.store.sql(
@@ -577,6 +587,8 @@ class _EdgeBatch:
 
     def write(self) -> None:
         writer = self.writer
+        if self.new or self.closed:
+            writer.graph_changed = True
         if self.new:
             first = writer._allocate("edges", len(self.new))
             for offset, edge in enumerate(self.new):
@@ -596,6 +608,7 @@ def rebuild_projections(
     writer = Writer(store, connection)
     for table in ("edges", "event_objects", "status"):
         writer.cursor.execute(f"DELETE FROM {table}")
+    writer.graph_rewritten = True
     last_time, last_id, count = "", -1, 0
     while True:
         rows = writer.query(
@@ -612,4 +625,5 @@ def rebuild_projections(
         count += len(rows)
         if progress:
             progress(len(rows))
+    writer.bump_graph_version()
     return count
