@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from plantkit import C1, H1, H2, P1, X1, X3, document, pack, small_plant
 
 from threadline.demo import build_demo
 from threadline.epcis.json_reader import read_json_document
@@ -13,6 +12,8 @@ from threadline.genealogy import recall, trace
 from threadline.genealogy.index import GraphIndex
 from threadline.gs1.keys import canonical_key as k
 from threadline.store import Store
+
+from plantkit import C1, H1, H2, P1, X1, X3, document, pack, small_plant
 
 
 def load(store: Store, events: list[dict[str, Any]]) -> None:

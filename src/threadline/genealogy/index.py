@@ -525,6 +525,21 @@ class GraphIndex:
         with self._lock:
             return self._adjacent(ids, False)
 
+    def open_packed_from(self, ids: Sequence[int]) -> list[EdgeRow]:
+        """Edges from ``ids`` into containers that still hold them (packed_in, not closed)."""
+        nodes = np.unique(np.asarray(list(ids), dtype=np.int64))
+        packed = _REL_CODE["packed_in"]
+        with self._lock:
+            segs, poss = [], []
+            for number, seg in enumerate(self.segments):
+                _, pos = seg.gather(nodes, True)
+                pos = pos[(seg.rel[pos] == packed) & (seg.vt[pos] == HI)]
+                segs.append(np.full(pos.shape[0], number, dtype=np.int64))
+                poss.append(pos)
+            if not segs:
+                return []
+            return self.edge_rows(np.concatenate(segs), np.concatenate(poss))
+
     def objects_by_id(self, ids: Iterable[int]) -> dict[int, ObjectRow]:
         """Key and kind of each object (``product`` and ``gcp_length`` are not kept here)."""
         wanted = sorted(set(ids))

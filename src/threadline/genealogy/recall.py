@@ -132,6 +132,24 @@ class _Graph(Protocol):
     def edges_from(self, ids: Sequence[int]) -> list[EdgeRow]: ...
     def edges_to(self, ids: Sequence[int]) -> list[EdgeRow]: ...
     def objects_by_id(self, ids: Iterable[int]) -> dict[int, ObjectRow]: ...
+    def open_packed_from(self, ids: Sequence[int]) -> list[EdgeRow]: ...
+
+
+class _SQLGraph:
+    """The store as a :class:`_Graph`."""
+
+    def __init__(self, reader: Reader) -> None:
+        self.edges_from = reader.edges_from
+        self.edges_to = reader.edges_to
+        self.objects_by_id = reader.objects_by_id
+        self._reader = reader
+
+    def open_packed_from(self, ids: Sequence[int]) -> list[EdgeRow]:
+        return [
+            e
+            for e in self._reader.edges_from(ids)
+            if e.relation == "packed_in" and e.valid_to is None
+        ]
 
 
 def _walk(
@@ -160,7 +178,7 @@ def recall(
     from memory; status and shipping details still come from the store. Same answer.
     """
     suspects = [resolve(reader, raw) for raw in identifiers]
-    graph: _Graph = reader if index is None else index
+    graph: _Graph = _SQLGraph(reader) if index is None else index
     depth, shipped = _walk(reader, index, [s.id for s in suspects])
     affected = set(depth)
     objects = graph.objects_by_id(affected)
@@ -266,19 +284,27 @@ def _in_stock(
             chain_status.setdefault(oid, None)
         pending = {s.container for s in chain_status.values() if s and s.container is not None}
 
+    memo: dict[int, bool] = {}
+
     def gone(oid: int | None, depth: int = 0) -> bool:
-        st = chain_status.get(oid) if oid is not None else None
-        if st is None or depth > 32:
+        if oid is None:
             return False
-        if st.state in GONE_STATES:
-            return True
-        return gone(st.container, depth + 1)
+        if oid in memo:
+            return memo[oid]
+        st = chain_status.get(oid)
+        if st is None or depth > 32:
+            answer = False
+        elif st.state in GONE_STATES:
+            answer = True
+        else:
+            answer = gone(st.container, depth + 1)
+        memo[oid] = answer
+        return answer
 
     out: list[StockEntry] = []
     holding: dict[int, list[EdgeRow]] = defaultdict(list)
-    for edge in graph.edges_from(list(affected)):
-        if edge.relation == "packed_in" and edge.valid_to is None:
-            holding[edge.dst].append(edge)
+    for edge in graph.open_packed_from(list(affected)):
+        holding[edge.dst].append(edge)
     for edge in graph.edges_to(list(suspects)):
         if edge.relation == "packed_in" and edge.valid_to is None and edge.src not in affected:
             holding[edge.dst].append(edge)
