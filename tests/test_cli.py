@@ -124,3 +124,18 @@ def test_malformed_gs1_key_is_rejected_with_reason(plant_db: str) -> None:
     result = runner.invoke(app, ["where", "https://id.gs1.org/00/123", "--db", plant_db])
     assert result.exit_code == 1
     assert "SSCC must be 18 digits" in result.output
+
+
+def test_trace_links_only_when_asked(plant_db: str) -> None:
+    plain = json.loads(
+        runner.invoke(app, ["trace", "forward", H2, "--db", plant_db, "--json"]).output
+    )
+    full = json.loads(
+        runner.invoke(app, ["trace", "forward", H2, "--db", plant_db, "--json", "--links"]).output
+    )
+    assert plain["links"] == []
+    assert plain["nodes"] == full["nodes"]
+    assert len(full["links"]) >= len(full["nodes"])
+    assert {(link["source"], link["target"]) for link in full["links"]} >= {
+        (k(H2), k("https://id.example.com/01/04012345111118/10/B1"))
+    }

@@ -66,7 +66,7 @@ def test_shipped_box_traces_back_to_the_heat_lot(demo_store: Store, plant: Plant
 def test_unpacked_box_did_not_ship_with_the_pallet_it_left(demo_store: Store, plant: Plant) -> None:
     h = plant.highlights
     with demo_store.reader() as r:
-        links = trace(r, h.unpacked_box, "forward").links
+        links = trace(r, h.unpacked_box, "forward", links=True).links
         now = where(r, h.unpacked_box)
     left = k(h.unpacked_from)
     # It was on that pallet for a while, but the pallet's shipment is not reached through it.

@@ -156,13 +156,18 @@ def rebuild(db: DbOption = None) -> None:
 
 
 def _trace(
-    direction: str, identifier: str, db: str | None, as_json: bool, depth: int | None
+    direction: str,
+    identifier: str,
+    db: str | None,
+    as_json: bool,
+    depth: int | None,
+    links: bool,
 ) -> None:
     from threadline.genealogy import trace
 
     with _store(db, as_json=as_json) as store, store.reader() as reader:
         result = _run(
-            lambda: trace(reader, identifier, direction, max_depth=depth),  # type: ignore[arg-type]
+            lambda: trace(reader, identifier, direction, max_depth=depth, links=links),  # type: ignore[arg-type]
             as_json=as_json,
         )
     if as_json:
@@ -175,10 +180,15 @@ def _trace(
         quantity = "" if n.quantity is None else f"{n.quantity:g} {n.uom or ''}"
         table.add_row(str(n.depth), n.id, n.kind, n.relation, quantity, n.via, n.time)
     console.print(table)
-    console.print(f"{len(result.nodes)} objects, {len(result.links)} links")
+    console.print(
+        f"{len(result.nodes)} objects" + (f", {len(result.links)} links" if links else "")
+    )
 
 
 DepthOption = Annotated[int | None, typer.Option("--depth", help="Stop after this many links.")]
+LinksOption = Annotated[
+    bool, typer.Option("--links", help="Also list every link followed (for graphs).")
+]
 
 
 @trace_app.command("backward")
@@ -187,9 +197,10 @@ def trace_backward(
     db: DbOption = None,
     as_json: JsonOption = False,
     depth: DepthOption = None,
+    links: LinksOption = False,
 ) -> None:
     """Everything upstream: lots, heats, machines' outputs that went into IDENTIFIER."""
-    _trace("backward", identifier, db, as_json, depth)
+    _trace("backward", identifier, db, as_json, depth, links)
 
 
 @trace_app.command("forward")
@@ -198,9 +209,10 @@ def trace_forward(
     db: DbOption = None,
     as_json: JsonOption = False,
     depth: DepthOption = None,
+    links: LinksOption = False,
 ) -> None:
     """Everything downstream: lots, boxes, pallets and customers IDENTIFIER reached."""
-    _trace("forward", identifier, db, as_json, depth)
+    _trace("forward", identifier, db, as_json, depth, links)
 
 
 @app.command()
