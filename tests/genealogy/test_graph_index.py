@@ -83,3 +83,16 @@ def test_depth_limit_is_the_same(store: Store, depth: int) -> None:
         mem = trace(r, H1, "forward", max_depth=depth, index=index).to_dict()
     assert sql == mem
     assert max(n["depth"] for n in sql["nodes"]) == depth
+
+
+def test_big_segments_use_offsets_and_agree(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    import threadline.genealogy.index as index_module
+
+    monkeypatch.setattr(index_module, "_CSR_MIN", 1)  # every segment gets CSR offsets
+    build_demo(store, scale="small", seed=5)
+    with store.reader() as r:
+        index = GraphIndex.load(r)
+        keys = [row[0] for row in r.query("SELECT key FROM objects ORDER BY id")]
+    assert index.segments[0].src_off is not None
+    sample = keys[::97]
+    assert answers(store, sample, index) == answers(store, sample, None)

@@ -35,6 +35,7 @@ HI = np.int64(2**62)
 _UNSEEN = np.int64(2**62 + 1)  # "no open interval reached yet": greater than any start
 _NAT = np.iinfo(np.int64).min
 _CHUNK = 200_000  # rows fetched per round trip while loading
+_CSR_MIN = 50_000  # segments at least this big get per-object offsets
 
 
 def _micros(texts: Sequence[str | None]) -> I64:
@@ -139,12 +140,20 @@ class _Segment:
     by_dst: I64 = field(init=False)
     src_sorted: I64 = field(init=False)
     dst_sorted: I64 = field(init=False)
+    # For big segments, CSR offsets per object id: edges of object n are at [off[n], off[n+1])
+    # of the sort order. A binary search over millions of edges costs more than the walk.
+    src_off: I64 | None = field(init=False, default=None)
+    dst_off: I64 | None = field(init=False, default=None)
 
     def __post_init__(self) -> None:
         self.by_src = np.argsort(self.src, kind="stable")
         self.by_dst = np.argsort(self.dst, kind="stable")
         self.src_sorted = self.src[self.by_src]
         self.dst_sorted = self.dst[self.by_dst]
+        if len(self) >= _CSR_MIN and len(self):
+            top = int(max(self.src.max(), self.dst.max())) + 2
+            self.src_off = np.searchsorted(self.src_sorted, np.arange(top, dtype=np.int64))
+            self.dst_off = np.searchsorted(self.dst_sorted, np.arange(top, dtype=np.int64))
 
     def __len__(self) -> int:
         return int(self.ids.shape[0])
@@ -152,8 +161,14 @@ class _Segment:
     def gather(self, nodes: I64, forward: bool) -> tuple[I64, I64]:
         """(frontier entry, edge position) for every edge leaving (entering) ``nodes``."""
         keys, order = (self.src_sorted, self.by_src) if forward else (self.dst_sorted, self.by_dst)
-        starts = np.searchsorted(keys, nodes, "left")
-        counts = np.searchsorted(keys, nodes, "right") - starts
+        offsets = self.src_off if forward else self.dst_off
+        if offsets is not None:
+            inside = np.minimum(nodes, offsets.shape[0] - 2)
+            starts = offsets[inside]
+            counts = np.where(nodes == inside, offsets[inside + 1] - starts, 0)
+        else:
+            starts = np.searchsorted(keys, nodes, "left")
+            counts = np.searchsorted(keys, nodes, "right") - starts
         total = int(counts.sum())
         if total == 0:
             empty = np.empty(0, dtype=np.int64)
@@ -211,6 +226,7 @@ class GraphIndex:
         # Top of the events table first: anything committed later is picked up next time.
         top_event = int(reader.query("SELECT coalesce(max(id), 0) FROM events")[0][0])
         last = after_edge
+        chunks: list[dict[str, Any]] = []
         while True:
             rows = reader.query(
                 "SELECT id, src, dst, relation, quantity, uom, event, valid_from, valid_to "
@@ -219,11 +235,14 @@ class GraphIndex:
             )
             if not rows:
                 break
-            self.segments.append(self._segment(rows))
+            chunks.append(self._columns(rows))
             last = int(rows[-1][0])
+        if chunks:
+            # One segment per load: sort orders and offsets are built once, over everything.
+            self.segments.append(
+                _Segment(**{name: np.concatenate([c[name] for c in chunks]) for name in chunks[0]})
+            )
         self.max_edge = last
-        if len(self.segments) > 1 and full:
-            self._merge()
         last = after_object
         while True:
             objects = reader.query(
@@ -253,7 +272,7 @@ class GraphIndex:
         for texts in (self.keys, self.events):
             texts.compact()
 
-    def _segment(self, rows: Sequence[Sequence[Any]]) -> _Segment:
+    def _columns(self, rows: Sequence[Sequence[Any]]) -> dict[str, Any]:
         codes = []
         for r in rows:
             code = self._uom_code.get(r[5])
@@ -262,7 +281,7 @@ class GraphIndex:
                 self._uoms.append(r[5])
             codes.append(code)
         n = len(rows)
-        return _Segment(
+        return dict(
             ids=np.fromiter((r[0] for r in rows), np.int64, n),
             src=np.fromiter((r[1] for r in rows), np.int64, n),
             dst=np.fromiter((r[2] for r in rows), np.int64, n),
@@ -375,9 +394,12 @@ class GraphIndex:
                 parts = [p for p in parts if p[0].shape[0]]
                 if not parts:
                     break
-                node, lo, hi, sg, ps, vf, a, b, rel = (
-                    np.concatenate(x) for x in zip(*parts, strict=True)
-                )
+                if len(parts) == 1:
+                    node, lo, hi, sg, ps, vf, a, b, rel = parts[0]
+                else:
+                    node, lo, hi, sg, ps, vf, a, b, rel = (
+                        np.concatenate(x) for x in zip(*parts, strict=True)
+                    )
                 touched.append(node)
                 if want_links is not None:
                     pick = np.flatnonzero(want_links[rel])
@@ -385,12 +407,14 @@ class GraphIndex:
                         followed.setdefault(key, level)
                 # Newly reached objects and their first link: the earliest (time, src, dst,
                 # relation) among this level's links to them.
-                order = np.lexsort((rel, b, a, vf, node))
+                unseen = np.flatnonzero(depth_of[node] < 0)
+                order = unseen[
+                    np.lexsort((rel[unseen], b[unseen], a[unseen], vf[unseen], node[unseen]))
+                ]
                 node_o = node[order]
                 lead = np.ones(node_o.shape[0], dtype=bool)
                 lead[1:] = node_o[1:] != node_o[:-1]
-                heads = order[lead]
-                fresh = heads[depth_of[node[heads]] < 0]
+                fresh = order[lead]
                 if fresh.shape[0]:
                     depth_of[node[fresh]] = level
                     reached.append(node[fresh])
@@ -400,7 +424,7 @@ class GraphIndex:
                 # Spans: per object, the earliest-starting open span, if it starts earlier
                 # than any open span that already reached it.
                 is_open = hi == HI
-                o_idx = np.flatnonzero(is_open)
+                o_idx = np.flatnonzero(is_open & (lo < best_of[node]))
                 o_order = o_idx[np.lexsort((lo[o_idx], node[o_idx]))]
                 o_node = node[o_order]
                 o_lead = np.ones(o_node.shape[0], dtype=bool)
@@ -413,7 +437,7 @@ class GraphIndex:
                 extra_node: list[int] = []
                 extra_lo: list[int] = []
                 extra_hi: list[int] = []
-                for i in np.flatnonzero(~is_open).tolist():
+                for i in np.flatnonzero(~is_open & (lo < best_of[node])).tolist():
                     n, start, end = int(node[i]), int(lo[i]), int(hi[i])
                     if best_of[n] <= start:
                         continue
@@ -525,6 +549,22 @@ class GraphIndex:
         with self._lock:
             return self._adjacent(ids, False)
 
+    def contents_of(self, ids: Sequence[int], among: set[int]) -> list[EdgeRow]:
+        """Containment edges (packed_in, installed_in, associated_with) into ``ids`` whose
+        source is in ``among``, at any time."""
+        nodes = np.unique(np.asarray(list(ids), dtype=np.int64))
+        allowed = np.fromiter(among, np.int64, len(among))
+        with self._lock:
+            segs, poss = [], []
+            for number, seg in enumerate(self.segments):
+                _, pos = seg.gather(nodes, False)
+                pos = pos[_CONTAINMENT[seg.rel[pos]] & np.isin(seg.src[pos], allowed)]
+                segs.append(np.full(pos.shape[0], number, dtype=np.int64))
+                poss.append(pos)
+            if not segs:
+                return []
+            return self.edge_rows(np.concatenate(segs), np.concatenate(poss))
+
     def open_packed_from(self, ids: Sequence[int]) -> list[EdgeRow]:
         """Edges from ``ids`` into containers that still hold them (packed_in, not closed)."""
         nodes = np.unique(np.asarray(list(ids), dtype=np.int64))
@@ -556,7 +596,19 @@ class GraphIndex:
         """Columns of the edges at (segment, position): src, dst, relation, quantity, uom,
         event row, eventID, valid_from and valid_to (storage text), in the order given."""
         n = segs.shape[0]
-        out: dict[str, Any] = {
+        if len(self.segments) == 1:
+            seg = self.segments[0]
+            out: dict[str, Any] = {
+                "src": seg.src[poss],
+                "dst": seg.dst[poss],
+                "rel": seg.rel[poss],
+                "qty": seg.qty[poss],
+                "uom": seg.uom[poss],
+                "event": seg.event[poss],
+                "vt": seg.vt[poss],
+            }
+            return self._edge_columns(out)
+        out = {
             name: np.empty(n, dtype=dtype)
             for name, dtype in (
                 ("src", np.int64),
@@ -582,6 +634,9 @@ class GraphIndex:
             out["event"][where] = seg.event[p]
             out["vf"][where] = seg.vf[p]
             out["vt"][where] = seg.vt[p]
+        return self._edge_columns(out)
+
+    def _edge_columns(self, out: dict[str, Any]) -> dict[str, list[Any]]:
         event_rows = out["event"].tolist()
         event_texts = self.events.lookup(event_rows)
         return {

@@ -99,14 +99,12 @@ def _contents_at(
     guard = 0
     while frontier and guard < 32:
         guard += 1
-        edges: list[EdgeRow] = reader.edges_to(list(frontier))
+        edges: list[EdgeRow] = reader.contents_of(list(frontier), affected)
         following: dict[int, list[tuple[int, str]]] = defaultdict(list)
         missing = {e.src for e in edges if e.src not in kinds}
         if missing:
             kinds.update(reader.objects_by_id(missing))
         for edge in edges:
-            if edge.relation not in CONTAINMENT or edge.src not in affected:
-                continue
             for shipment, time in frontier[edge.dst]:
                 if not (
                     edge.valid_from <= time and (edge.valid_to is None or time < edge.valid_to)
@@ -133,6 +131,7 @@ class _Graph(Protocol):
     def edges_to(self, ids: Sequence[int]) -> list[EdgeRow]: ...
     def objects_by_id(self, ids: Iterable[int]) -> dict[int, ObjectRow]: ...
     def open_packed_from(self, ids: Sequence[int]) -> list[EdgeRow]: ...
+    def contents_of(self, ids: Sequence[int], among: set[int]) -> list[EdgeRow]: ...
 
 
 class _SQLGraph:
@@ -143,6 +142,11 @@ class _SQLGraph:
         self.edges_to = reader.edges_to
         self.objects_by_id = reader.objects_by_id
         self._reader = reader
+
+    def contents_of(self, ids: Sequence[int], among: set[int]) -> list[EdgeRow]:
+        return [
+            e for e in self._reader.edges_to(ids) if e.relation in CONTAINMENT and e.src in among
+        ]
 
     def open_packed_from(self, ids: Sequence[int]) -> list[EdgeRow]:
         return [
