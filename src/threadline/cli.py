@@ -9,7 +9,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, Protocol, TypeVar
 
 import typer
 from rich.console import Console
@@ -26,7 +26,7 @@ from rich.progress import (
 from rich.table import Table
 
 from threadline.errors import ThreadlineError
-from threadline.store import Store, open_store
+from threadline.store import Reader, Store, open_store
 
 app = typer.Typer(
     help="Threadline: track-and-trace and quality traceability on GS1 EPCIS 2.0 events.",
@@ -79,6 +79,23 @@ def _run(fn: Callable[[], T], *, as_json: bool = False) -> T:
     except ThreadlineError as exc:
         _fail(exc, as_json=as_json)
         raise
+
+
+class _Answer(Protocol):
+    def to_dict(self) -> dict[str, Any]: ...
+
+
+A = TypeVar("A", bound=_Answer)
+
+
+def _answer(db: str | None, as_json: bool, ask: Callable[[Reader], A]) -> A | None:
+    """Run a read-only question; with ``--json`` print its JSON and return None."""
+    with _store(db, as_json=as_json) as store, store.reader() as reader:
+        result = _run(lambda: ask(reader), as_json=as_json)
+    if as_json:
+        _print_json(result.to_dict())
+        return None
+    return result
 
 
 def _progress() -> Progress:
@@ -165,13 +182,12 @@ def _trace(
 ) -> None:
     from threadline.genealogy import trace
 
-    with _store(db, as_json=as_json) as store, store.reader() as reader:
-        result = _run(
-            lambda: trace(reader, identifier, direction, max_depth=depth, links=links),  # type: ignore[arg-type]
-            as_json=as_json,
-        )
-    if as_json:
-        _print_json(result.to_dict())
+    result = _answer(
+        db,
+        as_json,
+        lambda reader: trace(reader, identifier, direction, max_depth=depth, links=links),  # type: ignore[arg-type]
+    )
+    if result is None:
         return
     table = Table(title=f"{direction} trace of {result.root} ({result.kind})")
     for col in ("depth", "object", "kind", "relation", "quantity", "via", "time"):
@@ -224,10 +240,8 @@ def recall(
     """Recall scope: shipments, customers with quantities, and what is still in stock."""
     from threadline.genealogy import recall as recall_scope
 
-    with _store(db, as_json=as_json) as store, store.reader() as reader:
-        scope = _run(lambda: recall_scope(reader, identifiers), as_json=as_json)
-    if as_json:
-        _print_json(scope.to_dict())
+    scope = _answer(db, as_json, lambda reader: recall_scope(reader, identifiers))
+    if scope is None:
         return
     console.print(f"[bold]Suspects:[/] {', '.join(s['id'] for s in scope.suspects)}")
     console.print(f"{len(scope.affected)} affected objects, {len(scope.shipments)} shipments")
@@ -257,10 +271,8 @@ def where(
     """Where an object is now: status, disposition, location, containers, last event."""
     from threadline.genealogy import where as where_now
 
-    with _store(db, as_json=as_json) as store, store.reader() as reader:
-        result = _run(lambda: where_now(reader, identifier), as_json=as_json)
-    if as_json:
-        _print_json(result.to_dict())
+    result = _answer(db, as_json, lambda reader: where_now(reader, identifier))
+    if result is None:
         return
     table = Table(show_header=False, title=result.id)
     for name, value in result.to_dict().items():
@@ -282,10 +294,8 @@ def window(
     """Lots produced or processed at a machine in a time window."""
     from threadline.genealogy import window as process_window
 
-    with _store(db, as_json=as_json) as store, store.reader() as reader:
-        result = _run(lambda: process_window(reader, equipment, start, end), as_json=as_json)
-    if as_json:
-        _print_json(result.to_dict())
+    result = _answer(db, as_json, lambda reader: process_window(reader, equipment, start, end))
+    if result is None:
         return
     table = Table(title=f"{result.equipment} {result.start} .. {result.end}")
     for col in ("time", "object", "role", "quantity", "bizStep"):

@@ -421,6 +421,37 @@ class Production:
         )
         eng.stats.sensor_reports += 1
 
+    def _one_to_one(
+        self,
+        t: int,
+        src: Lot,
+        epc: str,
+        out_pcs: int,
+        rp: str,
+        *,
+        ilmd: dict[str, Any] | None = None,
+    ) -> None:
+        """Emit a one-lot-in, one-lot-out TransformationEvent (rolling, plating) at ``rp``."""
+        eng = self.eng
+        ts, off = eng.stamp(t)
+        event: dict[str, Any] = {
+            "type": "TransformationEvent",
+            "eventTime": ts,
+            "eventTimeZoneOffset": off,
+            "eventID": eng.ids.next(),
+            "inputQuantityList": [{"epcClass": src.epc, "quantity": src.qty, "uom": "EA"}],
+            "outputQuantityList": [{"epcClass": epc, "quantity": out_pcs, "uom": "EA"}],
+            "bizStep": "creating_class_instance",
+            "disposition": "active",
+            "readPoint": {"id": rp},
+            "bizLocation": {"id": HALL},
+        }
+        if ilmd is not None:
+            event["ilmd"] = ilmd
+        eng.out.append(event)
+        eng.stats.edges += 1
+        eng.stats.locations.add(rp)
+
     # ------------------------------------------------------------------ thread rolling
     def _roll_done(self, t: int, p: tuple[Lot, int]) -> None:
         src, r = p
@@ -429,26 +460,8 @@ class Production:
         out_pcs = src.qty - int(self.rng.random() * src.qty * 0.003)
         self.n_rolled += 1
         epc = f"{fam.dl[1]}TR{eng.stamper.year2(t)}-{self.n_rolled:06d}"
-        ts, off = eng.stamp(t)
-        rp = self.roller_rp[r]
-        eng.out.append(
-            {
-                "type": "TransformationEvent",
-                "eventTime": ts,
-                "eventTimeZoneOffset": off,
-                "eventID": eng.ids.next(),
-                "inputQuantityList": [{"epcClass": src.epc, "quantity": src.qty, "uom": "EA"}],
-                "outputQuantityList": [{"epcClass": epc, "quantity": out_pcs, "uom": "EA"}],
-                "bizStep": "creating_class_instance",
-                "disposition": "active",
-                "readPoint": {"id": rp},
-                "bizLocation": {"id": HALL},
-            }
-        )
-        st = eng.stats
-        st.rolled_batches += 1
-        st.edges += 1
-        st.locations.add(rp)
+        self._one_to_one(t, src, epc, out_pcs, self.roller_rp[r])
+        eng.stats.rolled_batches += 1
         queue = self.furnace_queue[src.family]
         queue.append(Lot(epc, src.family, out_pcs, src.heats, src.drift))
         if len(queue) >= self.furnace_target[src.family]:
@@ -600,27 +613,15 @@ class Production:
         out_pcs = src.qty - int(self.rng.random() * src.qty * 0.002)
         self.n_finished += 1
         epc = f"{fam.dl[3]}FL{eng.stamper.year2(t)}-{self.n_finished:06d}"
-        ts, off = eng.stamp(t)
-        rp = self.plater_rp[k]
-        eng.out.append(
-            {
-                "type": "TransformationEvent",
-                "eventTime": ts,
-                "eventTimeZoneOffset": off,
-                "eventID": eng.ids.next(),
-                "inputQuantityList": [{"epcClass": src.epc, "quantity": src.qty, "uom": "EA"}],
-                "outputQuantityList": [{"epcClass": epc, "quantity": out_pcs, "uom": "EA"}],
-                "bizStep": "creating_class_instance",
-                "disposition": "active",
-                "readPoint": {"id": rp},
-                "bizLocation": {"id": HALL},
-                "ilmd": {"tl:product": fam.description, "tl:coating": "zinc flake ISO 10683"},
-            }
+        self._one_to_one(
+            t,
+            src,
+            epc,
+            out_pcs,
+            self.plater_rp[k],
+            ilmd={"tl:product": fam.description, "tl:coating": "zinc flake ISO 10683"},
         )
-        st = eng.stats
-        st.finished_lots += 1
-        st.edges += 1
-        st.locations.add(rp)
+        eng.stats.finished_lots += 1
         lot = Lot(epc, src.family, out_pcs, src.heats, src.drift)
         eng.at(t + (20 + self.rng.randrange(40)) * MINUTE, self._inspect, (lot, out_pcs, False))
 
