@@ -170,10 +170,11 @@ def trace(
     events = first["event_id"]
     result = TraceResult(root=root.key, kind=root.kind, direction=direction)
     # Sorted by depth, then by object id: the same answer whatever order rows come back in.
+    # Columns are in TraceNode's field order, so each row becomes a node without unpacking.
     columns = (
-        found.depths,
         node_keys,
         kinds,
+        found.depths,
         first["relation"],
         first["quantity"],
         first["uom"],
@@ -186,10 +187,7 @@ def trace(
     if not found.ordered:
         rank = sorted(range(len(found.nodes)), key=lambda i: (found.depths[i], found.nodes[i]))
         rows = zip(*([column[i] for i in rank] for column in columns), strict=True)
-    result.nodes = [
-        TraceNode(key, kind, depth, rel, qty, uom, via_key, event, since, until)
-        for depth, key, kind, rel, qty, uom, via_key, event, since, until in rows
-    ]
+    result.nodes = list(map(TraceNode._make, rows))
     if links:
         found_links = found.links
         n = len(found.link_depths)
