@@ -23,6 +23,7 @@ from typing import Any
 
 import orjson
 from rich.console import Console
+from rich.progress import Progress
 
 from threadline.demo import build_demo
 from threadline.genealogy import recall, trace
@@ -69,8 +70,18 @@ def _plant_db(workdir: Path, scale: str, seed: int, console: Console) -> tuple[P
     for suffix in ("", "-wal", "-shm"):
         Path(f"{path}{suffix}").unlink(missing_ok=True)
     console.print(f"building the {scale} plant into {path} ...")
-    with open_store(str(path), batch_size=20_000) as store:
-        _, result, seconds = build_demo(store, scale=scale, seed=seed)
+    with (
+        open_store(str(path), batch_size=20_000) as store,
+        Progress(console=console, transient=True, disable=console.quiet) as bar,
+    ):
+        task = bar.add_task(f"{scale} plant", total=None)
+        _, result, seconds = build_demo(
+            store,
+            scale=scale,
+            seed=seed,
+            on_start=lambda n: bar.update(task, total=n),
+            progress=lambda n: bar.advance(task, n),
+        )
     console.print(f"  {result.inserted:,} events in {seconds:.1f} s")
     marker.write_text(f"{result.inserted} {seconds:.3f}\n")
     return path, plant
