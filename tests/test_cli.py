@@ -139,3 +139,10 @@ def test_trace_links_only_when_asked(plant_db: str) -> None:
     assert {(link["source"], link["target"]) for link in full["links"]} >= {
         (k(H2), k("https://id.example.com/01/04012345111118/10/B1"))
     }
+
+
+def test_bad_setting_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("THREADLINE_BATCH_SIZE", "lots")
+    result = runner.invoke(app, ["where", X1, "--db", str(tmp_path / "x.db")])
+    assert result.exit_code == 1
+    assert "THREADLINE_BATCH_SIZE must be a positive integer" in result.output

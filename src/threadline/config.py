@@ -9,6 +9,8 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 
+from threadline.errors import InvalidInput
+
 DEFAULT_DB = "threadline.db"
 
 
@@ -28,7 +30,9 @@ class Settings:
     @classmethod
     def from_env(cls, *, db: str | None = None) -> Settings:
         """Settings from ``THREADLINE_DB`` and friends; an explicit ``db`` wins over the env."""
-        return cls(
-            db=db or _env("THREADLINE_DB", DEFAULT_DB),
-            batch_size=int(_env("THREADLINE_BATCH_SIZE", "5000")),
-        )
+        raw_batch = _env("THREADLINE_BATCH_SIZE", "5000")
+        if not raw_batch.isdigit() or int(raw_batch) < 1:
+            raise InvalidInput(
+                f"THREADLINE_BATCH_SIZE must be a positive integer, got {raw_batch!r}"
+            )
+        return cls(db=db or _env("THREADLINE_DB", DEFAULT_DB), batch_size=int(raw_batch))
