@@ -96,3 +96,30 @@ def test_big_segments_use_offsets_and_agree(store: Store, monkeypatch: pytest.Mo
     assert index.segments[0].src_off is not None
     sample = keys[::97]
     assert answers(store, sample, index) == answers(store, sample, None)
+
+
+def test_serialised_items_count_one_piece_each(store: Store) -> None:
+    from plantkit import _base, ship
+
+    s1, s2, s3 = (f"urn:epc:id:sgtin:4012345.011111.{n}" for n in (1, 2, 3))
+    box, kept = "urn:epc:id:sscc:4012345.0000000077", "urn:epc:id:sscc:4012345.0000000078"
+    commission = _base(
+        "ObjectEvent", 1, action="ADD", bizStep="commissioning", epcList=[s1, s2, s3]
+    )
+    load(
+        store,
+        [
+            commission,
+            pack(2, box, epcs=[s1, s2]),
+            pack(3, kept, epcs=[s3]),
+            ship(4, C1, epcs=[box]),
+        ],
+    )
+    with store.reader() as r:
+        index = GraphIndex.load(r)
+    for idx in (None, index):
+        with store.reader() as r:
+            scope = recall(r, [s1, s2, s3], index=idx)
+        items = {c.id: {(i.id, i.quantity) for i in c.items} for c in scope.customers}
+        assert items == {k(C1): {(k(s1), 1.0), (k(s2), 1.0)}}
+        assert [(s.id, s.quantity) for s in scope.in_stock] == [(k(kept), 1.0)]

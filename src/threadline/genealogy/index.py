@@ -24,6 +24,9 @@ import numpy.typing as npt
 
 from threadline.store.base import EdgeRow, ObjectRow, Reader
 
+# Kinds that name material (as opposed to containers, places and parties).
+MATERIAL_KINDS = frozenset({"lgtin", "sgtin", "gtin"})
+
 I64 = npt.NDArray[np.int64]
 
 RELATIONS = ("consumed_into", "packed_in", "installed_in", "associated_with", "shipped_to")
@@ -549,36 +552,109 @@ class GraphIndex:
         with self._lock:
             return self._adjacent(ids, False)
 
-    def contents_of(self, ids: Sequence[int], among: set[int]) -> list[EdgeRow]:
-        """Containment edges (packed_in, installed_in, associated_with) into ``ids`` whose
-        source is in ``among``, at any time."""
-        nodes = np.unique(np.asarray(list(ids), dtype=np.int64))
-        allowed = np.fromiter(among, np.int64, len(among))
-        with self._lock:
-            segs, poss = [], []
-            for number, seg in enumerate(self.segments):
-                _, pos = seg.gather(nodes, False)
-                pos = pos[_CONTAINMENT[seg.rel[pos]] & np.isin(seg.src[pos], allowed)]
-                segs.append(np.full(pos.shape[0], number, dtype=np.int64))
-                poss.append(pos)
-            if not segs:
-                return []
-            return self.edge_rows(np.concatenate(segs), np.concatenate(poss))
+    def _material(self, ids: I64) -> npt.NDArray[np.bool_]:
+        """Whether each object names material (a lot, a serialised item, a product)."""
+        codes = self.keys.tags[0][np.searchsorted(self.keys.ids[0], ids)]
+        names = self.keys.tag_names
+        return np.array([names[c] in MATERIAL_KINDS for c in range(len(names))])[codes]
 
-    def open_packed_from(self, ids: Sequence[int]) -> list[EdgeRow]:
-        """Edges from ``ids`` into containers that still hold them (packed_in, not closed)."""
-        nodes = np.unique(np.asarray(list(ids), dtype=np.int64))
-        packed = _REL_CODE["packed_in"]
+    def contents_step(
+        self, entries: Sequence[tuple[int, int, str]], among: set[int]
+    ) -> list[tuple[int, int, str, float | None, str | None, bool]]:
+        """For (container, shipment row, time) entries: the children in ``among`` that were
+        inside the container at that time, as (child, shipment, time, quantity, uom,
+        child is material). Containment edges only."""
+        if not entries:
+            return []
+        containers = np.array([e[0] for e in entries], dtype=np.int64)
+        ships = [e[1] for e in entries]
+        times = [e[2] for e in entries]
+        moments = _micros(times)
+        allowed = np.fromiter(among, np.int64, len(among))
+        out: list[tuple[int, int, str, float | None, str | None, bool]] = []
         with self._lock:
-            segs, poss = [], []
-            for number, seg in enumerate(self.segments):
-                _, pos = seg.gather(nodes, True)
+            for seg in self.segments:
+                entry, pos = seg.gather(containers, False)
+                when = moments[entry]
+                keep = (
+                    _CONTAINMENT[seg.rel[pos]]
+                    & (seg.vf[pos] <= when)
+                    & (when < seg.vt[pos])
+                    & np.isin(seg.src[pos], allowed)
+                )
+                entry, pos = entry[keep], pos[keep]
+                if not pos.shape[0]:
+                    continue
+                src = seg.src[pos]
+                material = self._material(src)
+                qty = seg.qty[pos]
+                has_qty = ~np.isnan(qty)
+                uoms = [self._uoms[c] for c in seg.uom[pos].tolist()]
+                for e, s, q, hq, u, m in zip(
+                    entry.tolist(),
+                    src.tolist(),
+                    qty.tolist(),
+                    has_qty.tolist(),
+                    uoms,
+                    material.tolist(),
+                    strict=True,
+                ):
+                    if hq:
+                        out.append((s, ships[e], times[e], q, u, m))
+                    else:
+                        out.append((s, ships[e], times[e], None, None, m))
+        return self._serial_pieces(out)
+
+    def _serial_pieces(
+        self, rows: list[tuple[int, int, str, float | None, str | None, bool]]
+    ) -> list[tuple[int, int, str, float | None, str | None, bool]]:
+        """A serialised item inside a container counts as one piece."""
+        bare = [i for i, r in enumerate(rows) if r[5] and r[3] is None]
+        if not bare:
+            return rows
+        kinds = self.keys.tags_of(np.array([rows[i][0] for i in bare], dtype=np.int64))
+        for i, kind in zip(bare, kinds, strict=True):
+            if kind == "sgtin":
+                s, ship, time, _, _, m = rows[i]
+                rows[i] = (s, ship, time, 1.0, None, m)
+        return rows
+
+    def material_inside(
+        self, *, sources: Sequence[int], into: Sequence[int], exclude: set[int]
+    ) -> dict[int, list[tuple[float | None, str | None]]]:
+        """Material each container holds now, over open packed_in edges from ``sources`` or
+        into ``into`` (the latter skipping sources in ``exclude``)."""
+        packed = _REL_CODE["packed_in"]
+        out: dict[int, list[tuple[float | None, str | None]]] = {}
+        froms = np.unique(np.asarray(list(sources), dtype=np.int64))
+        intos = np.unique(np.asarray(list(into), dtype=np.int64))
+        skip = np.fromiter(exclude, np.int64, len(exclude))
+        with self._lock:
+            for seg in self.segments:
+                picks = []
+                _, pos = seg.gather(froms, True)
+                picks.append(pos)
+                _, pos = seg.gather(intos, False)
+                picks.append(pos[~np.isin(seg.src[pos], skip)])
+                pos = np.concatenate(picks)
                 pos = pos[(seg.rel[pos] == packed) & (seg.vt[pos] == HI)]
-                segs.append(np.full(pos.shape[0], number, dtype=np.int64))
-                poss.append(pos)
-            if not segs:
-                return []
-            return self.edge_rows(np.concatenate(segs), np.concatenate(poss))
+                if not pos.shape[0]:
+                    continue
+                src = seg.src[pos]
+                pos = pos[self._material(src)]
+                src = seg.src[pos]
+                serial = np.array(self.keys.tags_of(src), dtype=object) == "sgtin"
+                for d, q, c, ser in zip(
+                    seg.dst[pos].tolist(),
+                    seg.qty[pos].tolist(),
+                    seg.uom[pos].tolist(),
+                    serial.tolist(),
+                    strict=True,
+                ):
+                    # q == q: not NaN, so the edge carries a quantity; else one serial piece.
+                    item = (q, self._uoms[c]) if q == q else (1.0 if ser else None, None)
+                    out.setdefault(d, []).append(item)
+        return out
 
     def objects_by_id(self, ids: Iterable[int]) -> dict[int, ObjectRow]:
         """Key and kind of each object (``product`` and ``gcp_length`` are not kept here)."""

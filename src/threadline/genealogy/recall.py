@@ -13,15 +13,13 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from threadline.genealogy.index import GraphIndex
+from threadline.genealogy.index import MATERIAL_KINDS, GraphIndex
 from threadline.genealogy.resolve import resolve
 from threadline.genealogy.walk import CONTAINMENT, walk
 from threadline.gs1.keys import canonical
 from threadline.store.base import EdgeRow, ObjectRow, Reader
 from threadline.store.projector import GONE_STATES
 
-# Kinds that name material (as opposed to containers, places and parties).
-MATERIAL_KINDS = frozenset({"lgtin", "sgtin", "gtin"})
 PARTY_PREFERENCE = ("owning_party", "possessing_party", "location")
 
 
@@ -84,76 +82,105 @@ def _sum_items(items: Sequence[Item]) -> list[Item]:
     return [Item(i, q, u) for (i, u), q in sorted(totals.items(), key=lambda kv: kv[0][0])]
 
 
+# (container, shipment event row, ship time) -> what was inside then: (src, shipment, time,
+# quantity, uom, src is material)
+Inside = tuple[int, int, str, float | None, str | None, bool]
+
+
 def _contents_at(
-    reader: _Graph,
-    carried: dict[int, list[tuple[int, str]]],
-    affected: set[int],
-    kinds: dict[int, ObjectRow],
+    graph: _Graph, carried: dict[int, list[tuple[int, str]]], affected: set[int]
 ) -> dict[int, list[tuple[int, float | None, str | None]]]:
     """Affected material inside the carried containers at ship time, per shipment row.
 
-    ``carried`` maps container id -> [(shipment event row, time)].
+    ``carried`` maps container id -> [(shipment event row, time)]; containers inside
+    containers are followed down to the material.
     """
     out: dict[int, list[tuple[int, float | None, str | None]]] = defaultdict(list)
-    frontier = carried
+    entries = [(c, ship, time) for c, pairs in carried.items() for ship, time in pairs]
     guard = 0
-    while frontier and guard < 32:
+    while entries and guard < 32:
         guard += 1
-        edges: list[EdgeRow] = reader.contents_of(list(frontier), affected)
-        following: dict[int, list[tuple[int, str]]] = defaultdict(list)
-        missing = {e.src for e in edges if e.src not in kinds}
-        if missing:
-            kinds.update(reader.objects_by_id(missing))
-        for edge in edges:
-            for shipment, time in frontier[edge.dst]:
-                if not (
-                    edge.valid_from <= time and (edge.valid_to is None or time < edge.valid_to)
-                ):
-                    continue
-                if kinds[edge.src].kind in MATERIAL_KINDS:
-                    qty = (
-                        edge.quantity
-                        if edge.quantity is not None
-                        else (1.0 if kinds[edge.src].kind == "sgtin" else None)
-                    )
-                    uom = edge.uom if edge.quantity is not None else None
-                    out[shipment].append((edge.src, qty, uom))
-                else:
-                    following[edge.src].append((shipment, time))
-        frontier = following
+        following = []
+        for src, ship, time, qty, uom, material in graph.contents_step(entries, affected):
+            if material:
+                out[ship].append((src, qty, uom))
+            else:
+                following.append((src, ship, time))
+        entries = following
     return out
 
 
 class _Graph(Protocol):
     """Where edges and object keys come from: the store (SQL) or an in-memory index."""
 
-    def edges_from(self, ids: Sequence[int]) -> list[EdgeRow]: ...
-    def edges_to(self, ids: Sequence[int]) -> list[EdgeRow]: ...
     def objects_by_id(self, ids: Iterable[int]) -> dict[int, ObjectRow]: ...
-    def open_packed_from(self, ids: Sequence[int]) -> list[EdgeRow]: ...
-    def contents_of(self, ids: Sequence[int], among: set[int]) -> list[EdgeRow]: ...
+    def contents_step(
+        self, entries: Sequence[tuple[int, int, str]], among: set[int]
+    ) -> list[Inside]: ...
+    def material_inside(
+        self, *, sources: Sequence[int], into: Sequence[int], exclude: set[int]
+    ) -> dict[int, list[tuple[float | None, str | None]]]: ...
 
 
 class _SQLGraph:
     """The store as a :class:`_Graph`."""
 
     def __init__(self, reader: Reader) -> None:
-        self.edges_from = reader.edges_from
-        self.edges_to = reader.edges_to
         self.objects_by_id = reader.objects_by_id
         self._reader = reader
 
-    def contents_of(self, ids: Sequence[int], among: set[int]) -> list[EdgeRow]:
-        return [
-            e for e in self._reader.edges_to(ids) if e.relation in CONTAINMENT and e.src in among
-        ]
-
-    def open_packed_from(self, ids: Sequence[int]) -> list[EdgeRow]:
-        return [
+    def contents_step(
+        self, entries: Sequence[tuple[int, int, str]], among: set[int]
+    ) -> list[Inside]:
+        """Children of each (container, shipment, time) entry that were inside it at that
+        time and are in ``among``."""
+        at: dict[int, list[tuple[int, str]]] = defaultdict(list)
+        for container, ship, time in entries:
+            at[container].append((ship, time))
+        edges = [
             e
-            for e in self._reader.edges_from(ids)
-            if e.relation == "packed_in" and e.valid_to is None
+            for e in self._reader.edges_to(list(at))
+            if e.relation in CONTAINMENT and e.src in among
         ]
+        kinds = self._reader.objects_by_id({e.src for e in edges})
+        out: list[Inside] = []
+        for e in edges:
+            material = kinds[e.src].kind in MATERIAL_KINDS
+            for ship, time in at[e.dst]:
+                if e.valid_from <= time and (e.valid_to is None or time < e.valid_to):
+                    qty, uom = _material_quantity(kinds[e.src].kind, e.quantity, e.uom)
+                    out.append((e.src, ship, time, qty, uom, material))
+        return out
+
+    def material_inside(
+        self, *, sources: Sequence[int], into: Sequence[int], exclude: set[int]
+    ) -> dict[int, list[tuple[float | None, str | None]]]:
+        """Material each container holds now, over open packed_in edges from ``sources`` or
+        into ``into`` (the latter skipping sources in ``exclude``)."""
+        edges = [
+            e
+            for e in self._reader.edges_from(sources)
+            if e.relation == "packed_in" and e.valid_to is None
+        ] + [
+            e
+            for e in self._reader.edges_to(into)
+            if e.relation == "packed_in" and e.valid_to is None and e.src not in exclude
+        ]
+        kinds = self._reader.objects_by_id({e.src for e in edges})
+        out: dict[int, list[tuple[float | None, str | None]]] = defaultdict(list)
+        for e in edges:
+            if kinds[e.src].kind in MATERIAL_KINDS:
+                out[e.dst].append(_material_quantity(kinds[e.src].kind, e.quantity, e.uom))
+        return out
+
+
+def _material_quantity(
+    kind: str, quantity: float | None, uom: str | None
+) -> tuple[float | None, str | None]:
+    """The quantity an edge carries: its own, or one piece for a serialised item."""
+    if quantity is not None:
+        return quantity, uom
+    return (1.0 if kind == "sgtin" else None), None
 
 
 def _walk(
@@ -213,15 +240,11 @@ def recall(
         time = events[row].event_time
         for src, edge in sources.items():
             if objects[src].kind in MATERIAL_KINDS:
-                qty = (
-                    edge.quantity
-                    if edge.quantity is not None
-                    else (1.0 if objects[src].kind == "sgtin" else None)
-                )
-                direct[row].append((src, qty, edge.uom))
+                qty, uom = _material_quantity(objects[src].kind, edge.quantity, edge.uom)
+                direct[row].append((src, qty, uom))
             else:
                 carried[src].append((row, time))
-    inside = _contents_at(graph, carried, affected, dict(objects))
+    inside = _contents_at(graph, carried, affected)
     customers: dict[str, list[Item]] = defaultdict(list)
     customer_shipments: dict[str, list[str]] = defaultdict(list)
     for row in sorted(by_event, key=lambda r: (events[r].event_time, r)):
@@ -306,14 +329,7 @@ def _in_stock(
         return answer
 
     out: list[StockEntry] = []
-    holding: dict[int, list[EdgeRow]] = defaultdict(list)
-    for edge in graph.open_packed_from(list(affected)):
-        holding[edge.dst].append(edge)
-    for edge in graph.edges_to(list(suspects)):
-        if edge.relation == "packed_in" and edge.valid_to is None and edge.src not in affected:
-            holding[edge.dst].append(edge)
-    missing = {e.src for es in holding.values() for e in es} - set(objects)
-    objects = {**objects, **graph.objects_by_id(missing)}
+    holding = graph.material_inside(sources=list(affected), into=list(suspects), exclude=affected)
     container_keys = graph.objects_by_id(
         {s.container for s in chain_status.values() if s and s.container is not None} | set(holding)
     )
@@ -329,10 +345,10 @@ def _in_stock(
                 out.append(
                     StockEntry(obj.key, obj.kind, st.location, qty, st.uom, None, st.disposition)
                 )
-        elif any(objects[e.src].kind in MATERIAL_KINDS for e in holding.get(oid, ())):
-            inside = [e for e in holding[oid] if objects[e.src].kind in MATERIAL_KINDS]
-            qty = sum(e.quantity if e.quantity is not None else 1.0 for e in inside)
-            uoms = {e.uom for e in inside if e.uom}
+        elif holding.get(oid):
+            inside = holding[oid]
+            qty = sum(q if q is not None else 1.0 for q, _ in inside)
+            uoms = {u for _, u in inside if u}
             out.append(
                 StockEntry(
                     obj.key,
