@@ -27,7 +27,8 @@ from threadline.store.base import EdgeRow, ObjectRow, Reader
 # Kinds that name material (as opposed to containers, places and parties).
 MATERIAL_KINDS = frozenset({"lgtin", "sgtin", "gtin"})
 
-I64 = npt.NDArray[np.int64]
+# Integer arrays: int64 for times and edge ids, int32 where ids and positions fit.
+I64 = npt.NDArray[np.signedinteger[Any]]
 
 RELATIONS = ("consumed_into", "packed_in", "installed_in", "associated_with", "shipped_to")
 _REL_CODE = {name: code for code, name in enumerate(RELATIONS)}
@@ -38,6 +39,7 @@ HI = np.int64(2**62)
 _UNSEEN = np.int64(2**62 + 1)  # "no open interval reached yet": greater than any start
 _NAT = np.iinfo(np.int64).min
 _CHUNK = 200_000  # rows fetched per round trip while loading
+_ID = np.int32  # object and event row ids of one store: well below 2**31
 _CSR_MIN = 50_000  # segments at least this big get per-object offsets
 
 
@@ -149,14 +151,15 @@ class _Segment:
     dst_off: I64 | None = field(init=False, default=None)
 
     def __post_init__(self) -> None:
-        self.by_src = np.argsort(self.src, kind="stable")
-        self.by_dst = np.argsort(self.dst, kind="stable")
+        # Positions fit in 32 bits (2 billion edges per segment), and halve the memory.
+        self.by_src = np.argsort(self.src, kind="stable").astype(np.int32)
+        self.by_dst = np.argsort(self.dst, kind="stable").astype(np.int32)
         self.src_sorted = self.src[self.by_src]
         self.dst_sorted = self.dst[self.by_dst]
         if len(self) >= _CSR_MIN and len(self):
             top = int(max(self.src.max(), self.dst.max())) + 2
-            self.src_off = np.searchsorted(self.src_sorted, np.arange(top, dtype=np.int64))
-            self.dst_off = np.searchsorted(self.dst_sorted, np.arange(top, dtype=np.int64))
+            self.src_off = np.searchsorted(self.src_sorted, np.arange(top)).astype(np.int32)
+            self.dst_off = np.searchsorted(self.dst_sorted, np.arange(top)).astype(np.int32)
 
     def __len__(self) -> int:
         return int(self.ids.shape[0])
@@ -286,12 +289,12 @@ class GraphIndex:
         n = len(rows)
         return dict(
             ids=np.fromiter((r[0] for r in rows), np.int64, n),
-            src=np.fromiter((r[1] for r in rows), np.int64, n),
-            dst=np.fromiter((r[2] for r in rows), np.int64, n),
+            src=np.fromiter((r[1] for r in rows), _ID, n),
+            dst=np.fromiter((r[2] for r in rows), _ID, n),
             rel=np.fromiter((_REL_CODE[r[3]] for r in rows), np.int8, n),
             qty=np.fromiter((np.nan if r[4] is None else r[4] for r in rows), np.float64, n),
             uom=np.array(codes, dtype=np.int16),
-            event=np.fromiter((r[6] for r in rows), np.int64, n),
+            event=np.fromiter((r[6] for r in rows), _ID, n),
             vf=_micros([r[7] for r in rows]),
             vt=_micros([r[8] for r in rows]),
         )
