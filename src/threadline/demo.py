@@ -41,7 +41,7 @@ def tour(
 ) -> str:
     """A short text: what was built and three commands to try on it."""
     h = plant.highlights
-    db_arg = f" --db {db}" if db else ""
+    db_arg = f" --db '{db}'" if db else ""
     start, last = h.drift_window
     # The window's end is exclusive; end it just after the last drifting batch.
     end = (datetime.fromisoformat(last) + timedelta(seconds=1)).isoformat().replace("+00:00", "Z")
