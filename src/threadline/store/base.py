@@ -202,10 +202,6 @@ class Reader:
 class Store(ABC):
     """A Threadline event store. Open one with :func:`threadline.store.open_store`."""
 
-    #: True when only one writer can hold the database at a time (SQLite), which lets the
-    #: writer allocate row ids itself instead of asking a sequence.
-    single_writer: bool = False
-
     def __init__(self, url: str, engine: Engine, *, batch_size: int = 5000) -> None:
         self.url = url
         self.engine = engine
@@ -229,8 +225,12 @@ class Store(ABC):
         """A JSON column value as read back by the driver -> Python data."""
 
     @abstractmethod
-    def allocate_ids(self, cursor: Any, table: str, count: int) -> int:
-        """Reserve ``count`` consecutive row ids of ``table``; returns the first."""
+    def first_free_id(self, cursor: Any, table: str) -> int:
+        """The first row id of ``table`` not yet used.
+
+        Called inside a write transaction, which holds the store's single-writer lock, so the
+        writer can hand out the following ids itself until it commits.
+        """
 
     @abstractmethod
     def _begin_write(self, connection: Any) -> None:

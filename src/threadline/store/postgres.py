@@ -18,8 +18,6 @@ _WRITER_LOCK = 0x7468726C  # "thrl"
 class PostgresStore(Store):
     """A store in a PostgreSQL database."""
 
-    single_writer = True
-
     def __init__(self, url: str, *, batch_size: int = 5000) -> None:
         if url.startswith("postgresql://") or url.startswith("postgres://"):
             sa_url = "postgresql+psycopg://" + url.split("://", 1)[1]
@@ -43,7 +41,7 @@ class PostgresStore(Store):
     def load_json(self, value: Any) -> Any:
         return orjson.loads(value) if isinstance(value, str | bytes) else value
 
-    def allocate_ids(self, cursor: Any, table: str, count: int) -> int:
+    def first_free_id(self, cursor: Any, table: str) -> int:
         cursor.execute(f"SELECT coalesce(max(id), 0) + 1 FROM {table}")
         return int(cursor.fetchone()[0])
 

@@ -81,8 +81,6 @@ class _Checkpointer:
 class SQLiteStore(Store):
     """A store in one SQLite file."""
 
-    single_writer = True
-
     def __init__(self, path: str, *, batch_size: int = 5000) -> None:
         engine = create_engine(
             f"sqlite:///{path}",
@@ -123,7 +121,7 @@ class SQLiteStore(Store):
     def load_json(self, value: Any) -> Any:
         return orjson.loads(value) if isinstance(value, str | bytes) else value
 
-    def allocate_ids(self, cursor: Any, table: str, count: int) -> int:
+    def first_free_id(self, cursor: Any, table: str) -> int:
         cursor.execute(f"SELECT coalesce(max(id), 0) + 1 FROM {table}")
         return int(cursor.fetchone()[0])
 

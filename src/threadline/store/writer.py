@@ -141,13 +141,12 @@ class Writer(Reader):
     # -- ids ------------------------------------------------------------------------------------
     def _allocate(self, table: str, count: int) -> int:
         if table not in self._next_id:
-            self._next_id[table] = self.store.allocate_ids(self.cursor, table, 0)
+            self._next_id[table] = self.store.first_free_id(self.cursor, table)
         first = self._next_id[table]
         self._next_id[table] = first + count
         return first
 
     def _drop_known(self, batch: Sequence[AnyEvent]) -> list[AnyEvent]:
-        wanted = {(e.event_id, e.error_declaration is not None) for e in batch}
         stored = {
             (r[0], bool(r[1]))
             for r in self.query_in(
@@ -164,7 +163,6 @@ class Writer(Reader):
                 continue
             seen.add(key)
             fresh.append(event)
-        del wanted
         return fresh
 
     def ensure_objects(self, idents: dict[str, Identifier]) -> dict[str, int]:
