@@ -100,7 +100,10 @@ def _from_urn(raw: str) -> Identifier | None:
     if len(parts) < 5 or parts[0].lower() != "urn" or parts[1].lower() != "epc":
         return None
     space, scheme = parts[2].lower(), parts[3].lower()
-    fields = ":".join(parts[4:]).split(".")
+    # The last field (serial, lot, extension, asset reference) may itself contain ".", so
+    # split only as many times as the scheme has separators.
+    separators = 1 if scheme in ("sscc", "pgln", "giai") else 2
+    fields = ":".join(parts[4:]).split(".", separators)
     company = fields[0]
     gcp = len(company)
     if space == "id" and scheme == "sgtin" and len(fields) == 3:
