@@ -146,3 +146,25 @@ def test_bad_setting_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.Monkey
     result = runner.invoke(app, ["where", X1, "--db", str(tmp_path / "x.db")])
     assert result.exit_code == 1
     assert "THREADLINE_BATCH_SIZE must be a positive integer" in result.output
+
+
+def test_import_takes_xml_by_content_whatever_the_file_name(tmp_path: Path) -> None:
+    from conftest import CONFORMANCE
+
+    source = (
+        CONFORMANCE / "gs1-epcis" / "xml-examples" / "Example_9.6.1-ObjectEvent-2020_06_18a.xml"
+    )
+    if not source.exists():
+        pytest.skip(f"conformance data not found at {CONFORMANCE}")
+    disguised = tmp_path / "events.json"  # the name says JSON; the content is XML
+    disguised.write_bytes(source.read_bytes())
+    db = str(tmp_path / "xml.db")
+    result = runner.invoke(app, ["import", str(disguised), "--db", db])
+    assert result.exit_code == 0, result.output
+    with open_store(db) as store:
+        assert store.counts()["events"] > 0
+    broken = tmp_path / "broken.xml"
+    broken.write_text("<epcis:EPCISDocument xmlns:epcis='urn:epcglobal:epcis:xsd:2'>\n<oops>")
+    result = runner.invoke(app, ["import", str(broken), "--db", db])
+    assert result.exit_code == 1
+    assert "broken.xml" in result.output and "line" in result.output

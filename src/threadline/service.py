@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from threadline.epcis.json_reader import iter_json_document, parse_event
+from threadline.epcis.xml_reader import is_xml, iter_xml_document
 from threadline.errors import DocumentError
 from threadline.model.events import AnyEvent
 from threadline.store.base import AppendResult, Store
@@ -23,12 +24,14 @@ class ImportReport:
 
 
 def open_document(path: Path) -> tuple[int, Iterator[AnyEvent]]:
-    """Open an EPCIS JSON document: its event count and a lazy iterator of parsed events."""
+    """Open an EPCIS document — JSON/JSON-LD or XML (2.0 or 1.2), told apart by content, not by
+    file name: its event count and a lazy iterator of parsed events."""
     try:
         data = path.read_bytes()
     except OSError as exc:
         raise DocumentError(f"cannot read: {exc.strerror}", source=str(path)) from None
-    _document, count, events = iter_json_document(data, source=str(path))
+    reader = iter_xml_document if is_xml(data) else iter_json_document
+    _document, count, events = reader(data, source=str(path))
     return count, events
 
 
