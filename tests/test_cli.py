@@ -168,3 +168,19 @@ def test_import_takes_xml_by_content_whatever_the_file_name(tmp_path: Path) -> N
     result = runner.invoke(app, ["import", str(broken), "--db", db])
     assert result.exit_code == 1
     assert "broken.xml" in result.output and "line" in result.output
+
+
+def test_validate_reports_every_fault_and_exits_non_zero(tmp_path: Path) -> None:
+    events, _ = small_plant()
+    good = write(tmp_path / "good.jsonld", document(events))
+    events[2]["inputQuantityList"][0]["quantity"] = -1
+    events[8]["action"] = "ADD"
+    del events[8]["parentID"]
+    bad = write(tmp_path / "bad.jsonld", document(events))
+    ok = runner.invoke(app, ["validate", str(good)])
+    assert ok.exit_code == 0, ok.output
+    assert "valid" in ok.output
+    result = runner.invoke(app, ["validate", str(bad)])
+    assert result.exit_code == 1
+    assert "/epcisBody/eventList/2/inputQuantityList/0/quantity" in result.output
+    assert "/epcisBody/eventList/8/parentID" in result.output

@@ -158,6 +158,53 @@ def import_(
 
 
 @app.command()
+def validate(
+    files: Annotated[list[Path], typer.Argument(help="EPCIS documents, JSON/JSON-LD or XML.")],
+    schema: Annotated[
+        Path | None,
+        typer.Option(
+            "--schema",
+            help="The official EPCIS 2.0 JSON Schema file (default: $THREADLINE_EPCIS_SCHEMA).",
+            show_default=False,
+        ),
+    ] = None,
+) -> None:
+    """Report every fault of each document (file, event, JSON pointer); exit 1 on any error."""
+    import os
+
+    from threadline.epcis.validate import SCHEMA_ENV, validate_document
+
+    if schema is None and not os.environ.get(SCHEMA_ENV):
+        err_console.print(
+            "note: no JSON Schema given (--schema or $THREADLINE_EPCIS_SCHEMA); "
+            "checking the standard's rules only",
+            highlight=False,
+        )
+    errors = 0
+    for path in files:
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            err_console.print(f"[bold red]error:[/] {path}: cannot read: {exc.strerror}")
+            errors += 1
+            continue
+        faults = _run(
+            lambda data=data, path=path: validate_document(  # type: ignore[misc]
+                data, source=str(path), schema_path=schema
+            )
+        )
+        for fault in faults:
+            colour = "red" if fault.severity == "error" else "yellow"
+            console.print(f"[{colour}]{fault.severity}:[/] {fault}", highlight=False)
+        found = sum(1 for f in faults if f.severity == "error")
+        errors += found
+        if not faults:
+            console.print(f"{path}: valid", highlight=False)
+    if errors:
+        raise typer.Exit(code=1)
+
+
+@app.command()
 def rebuild(db: DbOption = None) -> None:
     """Recompute every projection (edges, status, index) from the stored events."""
     with _store(db) as store, _progress() as progress:
