@@ -7,7 +7,7 @@ Nothing here opens a connection; callers turn settings into a store with
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from threadline.errors import InvalidInput
 
@@ -25,7 +25,6 @@ class Settings:
 
     db: str = DEFAULT_DB
     batch_size: int = 5000
-    extra: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def from_env(cls, *, db: str | None = None) -> Settings:

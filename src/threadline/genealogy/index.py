@@ -331,13 +331,6 @@ class GraphIndex:
     def __len__(self) -> int:
         return sum(len(s) for s in self.segments)
 
-    def uom(self, code: int) -> str | None:
-        return self._uoms[code]
-
-    def event_ids(self, rows: Sequence[int]) -> list[str]:
-        """The eventIDs of event rows."""
-        return [text[:-TIME_WIDTH] for text in self.events.lookup(rows)]
-
     # -- the walk ---------------------------------------------------------------------------------
     def walk(
         self,
@@ -533,27 +526,6 @@ class GraphIndex:
                 strict=True,
             )
         ]
-
-    def _adjacent(self, ids: Sequence[int], forward: bool) -> list[EdgeRow]:
-        nodes = np.unique(np.asarray(list(ids), dtype=np.int64))
-        segs, poss = [], []
-        for number, seg in enumerate(self.segments):
-            _, pos = seg.gather(nodes, forward)
-            segs.append(np.full(pos.shape[0], number, dtype=np.int64))
-            poss.append(pos)
-        if not segs:
-            return []
-        return self.edge_rows(np.concatenate(segs), np.concatenate(poss))
-
-    def edges_from(self, ids: Sequence[int]) -> list[EdgeRow]:
-        """Like :meth:`Reader.edges_from`, from memory."""
-        with self._lock:
-            return self._adjacent(ids, True)
-
-    def edges_to(self, ids: Sequence[int]) -> list[EdgeRow]:
-        """Like :meth:`Reader.edges_to`, from memory."""
-        with self._lock:
-            return self._adjacent(ids, False)
 
     def _material(self, ids: I64) -> npt.NDArray[np.bool_]:
         """Whether each object names material (a lot, a serialised item, a product)."""

@@ -13,19 +13,6 @@ from threadline.gs1.keys import canonical
 from threadline.store.base import Reader
 from threadline.store.projector import roles_of
 
-# Roles that mean "this object was produced or processed here".
-_PROCESSED = {
-    "output",
-    "output_quantity",
-    "epc",
-    "quantity",
-    "child",
-    "child_quantity",
-    "input",
-    "input_quantity",
-    "parent",
-}
-
 
 @dataclass
 class WindowLot:
@@ -73,8 +60,6 @@ def window(reader: Reader, equipment: str, start: str, end: str) -> WindowResult
     for row in rows:
         event = parse_event(row.doc, event_id=row.event_id)
         for role in roles_of(event):
-            if role.role not in _PROCESSED:
-                continue
             key = canonical(role.raw_id).key
             if (key, role.role, row.event_id) in seen:
                 continue

@@ -28,11 +28,6 @@ class Kind(StrEnum):
     GDTI = "gdti"  # a document
     URI = "uri"  # anything else, kept verbatim
 
-    @property
-    def is_lot_level(self) -> bool:
-        """True for identifiers that name a quantity of material rather than one instance."""
-        return self in (Kind.LGTIN, Kind.GTIN)
-
 
 @dataclass(frozen=True, slots=True)
 class Identifier:

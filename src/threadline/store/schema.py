@@ -127,5 +127,3 @@ meta = Table(
     Column("key", Text, primary_key=True),
     Column("value", BigInteger, nullable=False),
 )
-
-PROJECTION_TABLES = ("edges", "event_objects", "status")
