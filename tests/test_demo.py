@@ -36,7 +36,8 @@ def plant() -> Plant:
 
 def test_demo_command_prints_a_tour_with_runnable_commands(tmp_path: Path) -> None:
     db = str(tmp_path / "tour.db")
-    result = runner.invoke(app, ["demo", "--scale", "small", "--db", db])
+    # --no-serve: stop after the tour (the serving demo is tested in tests/test_readme.py).
+    result = runner.invoke(app, ["demo", "--scale", "small", "--db", db, "--no-serve"])
     assert result.exit_code == 0, result.output
     assert "Demo plant ready" in result.output
     commands = re.findall(r"^  (threadline .+)$", result.output, flags=re.M)
@@ -45,7 +46,7 @@ def test_demo_command_prints_a_tour_with_runnable_commands(tmp_path: Path) -> No
         args = [a.strip("'") for a in command.split()[1:]]
         ran = runner.invoke(app, args)
         assert ran.exit_code == 0, (command, ran.output)
-    again = runner.invoke(app, ["demo", "--scale", "small", "--db", db])
+    again = runner.invoke(app, ["demo", "--scale", "small", "--db", db, "--no-serve"])
     assert "were already there" in again.output  # a second run stores nothing twice
 
 

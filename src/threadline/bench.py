@@ -38,7 +38,10 @@ BUDGETS = {
     "forward_trace_p99_ms": 20.0,
     "recall_p50_ms": 50.0,
     "import_events_per_s": 25_000.0,
+    "capture_events_per_s": 3_000.0,
 }
+CAPTURE_EVENTS = 20_000  # events POSTed by the durable-capture measurement
+CAPTURE_PER_REQUEST = 10  # events per EPCIS document in that measurement
 
 
 def _percentile(samples: list[float], q: float) -> float:
@@ -188,8 +191,33 @@ def _import_bench(workdir: Path, plant: Plant, console: Console) -> dict[str, fl
     }
 
 
+def _capture_bench(events: int, postgres: str | None, console: Console) -> dict[str, Any]:
+    from threadline.bench_capture import run_capture_bench
+
+    out: dict[str, Any] = {}
+    runs: list[tuple[str, str | None, int]] = [
+        ("SQLite", None, CAPTURE_PER_REQUEST),
+        ("SQLite", None, 1),
+    ]
+    if postgres:
+        runs.append(("PostgreSQL", postgres, CAPTURE_PER_REQUEST))
+    for engine, db, per in runs:
+        count = events if per > 1 else max(1, events // 5)
+        console.print(f"durable capture on {engine}: {count:,} events, {per} per request ...")
+        out[f"{engine} x{per}"] = run_capture_bench(db=db, events=count, per_request=per)
+        out[f"{engine} x{per}"]["engine"] = engine
+    return out
+
+
 def run_bench(
-    *, scale: str, seed: int, workdir: Path, repeat: int, console: Console
+    *,
+    scale: str,
+    seed: int,
+    workdir: Path,
+    repeat: int,
+    console: Console,
+    capture_events: int = CAPTURE_EVENTS,
+    postgres: str | None = None,
 ) -> dict[str, Any]:
     """Build or reuse the plant, run every measurement, and return the report."""
     workdir.mkdir(parents=True, exist_ok=True)
@@ -323,6 +351,19 @@ def run_bench(
         baseline_name="raw SQLite insert",
         higher_is_better=True,
     )
+    captures = _capture_bench(capture_events, postgres, console)
+    for measured in captures.values():
+        per, engine = measured["events_per_request"], measured["engine"]
+        add(
+            f"durable capture over HTTP, {engine}, {measured['clients']} clients, "
+            f"{per} event{'s' if per > 1 else ''}/request",
+            measured["events_per_s"],
+            "events/s",
+            budget=BUDGETS["capture_events_per_s"] if engine == "SQLite" and per > 1 else None,
+            baseline=measured["commit_per_event_baseline_per_s"],
+            baseline_name="one commit per event",
+            higher_is_better=True,
+        )
     add("genealogy index load", index_load_s, "s")
     add("peak RSS after index load", index_rss, "MB")
     add("peak RSS of this process", _rss_mb(), "MB")
@@ -340,6 +381,7 @@ def run_bench(
         else {},
         "samples": {"forward": len(fwd), "backward": len(bwd), "recall": len(rec)},
         "import": imported,
+        "capture": captures,
         "results": results,
         "machine": (
             f"{platform.machine()} {os.cpu_count()} cores, Python {platform.python_version()}, "

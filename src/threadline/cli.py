@@ -8,6 +8,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, Protocol, TypeVar
 
@@ -168,18 +169,35 @@ def validate(
             show_default=False,
         ),
     ] = None,
+    xsd: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--xsd",
+            help="A directory holding the official EPCIS XSDs, searched recursively for the "
+            "schema of each XML document (EPCIS 2.0 or 1.2, by namespace); repeat for more "
+            "(default: $THREADLINE_EPCIS_XSD).",
+            exists=True,
+            file_okay=False,
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
-    """Report every fault of each document (file, event, JSON pointer); exit 1 on any error."""
+    """Report every fault of each document (file, event, pointer or XML line); exit 1 on any."""
     import os
 
-    from threadline.epcis.validate import SCHEMA_ENV, validate_document
+    from threadline.epcis.validate import SCHEMA_ENV, XSD_ENV, validate_document
+    from threadline.epcis.xml_reader import is_xml
 
-    if schema is None and not os.environ.get(SCHEMA_ENV):
-        err_console.print(
-            "note: no JSON Schema given (--schema or $THREADLINE_EPCIS_SCHEMA); "
-            "checking the standard's rules only",
-            highlight=False,
-        )
+    notes = {
+        "json": None
+        if schema is not None or os.environ.get(SCHEMA_ENV)
+        else "note: no JSON Schema given (--schema or $THREADLINE_EPCIS_SCHEMA); "
+        "checking JSON against the standard's rules only",
+        "xml": None
+        if xsd or os.environ.get(XSD_ENV)
+        else "note: no XSD directory given (--xsd or $THREADLINE_EPCIS_XSD); "
+        "checking XML against the standard's rules only",
+    }
     errors = 0
     for path in files:
         try:
@@ -188,20 +206,65 @@ def validate(
             err_console.print(f"[bold red]error:[/] {path}: cannot read: {exc.strerror}")
             errors += 1
             continue
+        note = notes.pop("xml" if is_xml(data) else "json", None)
+        if note:
+            err_console.print(note, highlight=False)
         faults = _run(
             lambda data=data, path=path: validate_document(  # type: ignore[misc]
-                data, source=str(path), schema_path=schema
+                data, source=str(path), schema_path=schema, xsd_dirs=xsd or None
             )
         )
         for fault in faults:
             colour = "red" if fault.severity == "error" else "yellow"
-            console.print(f"[{colour}]{fault.severity}:[/] {fault}", highlight=False)
+            console.print(
+                f"[{colour}]{fault.severity}:[/] {fault}", highlight=False, soft_wrap=True
+            )
         found = sum(1 for f in faults if f.severity == "error")
         errors += found
-        if not faults:
-            console.print(f"{path}: valid", highlight=False)
+        if not found:
+            console.print(f"{path}: valid", highlight=False, soft_wrap=True)
     if errors:
         raise typer.Exit(code=1)
+
+
+class ConvertTarget(StrEnum):
+    """The formats ``threadline convert`` writes."""
+
+    jsonld = "jsonld"
+    xml = "xml"
+
+
+@app.command()
+def convert(
+    file: Annotated[Path, typer.Argument(help="An EPCIS document, JSON/JSON-LD or XML.")],
+    to: Annotated[ConvertTarget, typer.Option("--to", help="The format to write.")],
+    out: Annotated[
+        Path | None,
+        typer.Option("-o", "--output", help="Write here instead of to stdout.", show_default=False),
+    ] = None,
+    schema: Annotated[
+        Path | None,
+        typer.Option(
+            "--schema",
+            help="The official EPCIS 2.0 JSON Schema file (default: $THREADLINE_EPCIS_SCHEMA).",
+            show_default=False,
+        ),
+    ] = None,
+) -> None:
+    """Convert between EPCIS 2.0 JSON-LD and XML; a faulty document is refused (exit 1) with
+    its file, event and JSON pointer or XML line, and nothing is written."""
+    from threadline.service import convert_file
+
+    data = _run(lambda: convert_file(file, to.value, schema_path=schema))
+    if out is None:
+        typer.echo(data, nl=False)
+        return
+    try:
+        out.write_bytes(data)
+    except OSError as exc:
+        err_console.print(f"[bold red]error:[/] {out}: cannot write: {exc.strerror}")
+        raise typer.Exit(code=1) from None
+    err_console.print(f"{file} -> {out} ({to.value})", highlight=False)
 
 
 @app.command()
@@ -214,6 +277,32 @@ def rebuild(db: DbOption = None) -> None:
         count = _run(lambda: store.rebuild(progress=lambda n: progress.advance(task, n)))
         progress.update(task, total=count, completed=count)
     console.print(f"replayed {count} events in {time.perf_counter() - started:.1f} s")
+
+
+@app.command()
+def verify(
+    db: DbOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+) -> None:
+    """Recompute the events' hash chain; name the first event modified, deleted or inserted
+    behind the service's back (exit 1)."""
+    from threadline.store.chain import verify as verify_chain
+
+    with _store(db) as store, _progress() as progress:
+        task = progress.add_task("verify", total=store.counts()["events"])
+        with store.reader() as reader:
+            report = _run(
+                lambda: verify_chain(reader, progress=lambda n: progress.advance(task, n))
+            )
+    if as_json:
+        _print_json(report.to_dict())
+    elif report.fault is None:
+        console.print(f"chain intact: {report.checked} events, head {report.head}")
+    else:
+        console.print(f"[red]chain broken[/red] ({report.fault.kind}): {report.fault.message}")
+        console.print(f"the {report.checked} events before it are intact")
+    if report.fault is not None:
+        raise typer.Exit(code=1)
 
 
 # -- genealogy ----------------------------------------------------------------------------------
@@ -354,6 +443,120 @@ def window(
     console.print(f"{result.events} events, {len(result.lots)} objects")
 
 
+# -- EPCIS queries and export -------------------------------------------------------------------
+
+ParamOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--param",
+        "-p",
+        help="EPCIS query parameter NAME=VALUE, e.g. EQ_bizStep=shipping (repeat for more; "
+        "values of one name separated by | or , are alternatives).",
+        show_default=False,
+    ),
+]
+EpcFormatOption = Annotated[
+    str,
+    typer.Option("--epc-format", help="Write GS1 keys as urn, dl (Digital Link) or as_captured."),
+]
+
+
+def _query_params(raw: list[str] | None) -> list[tuple[str, str]]:
+    from threadline.errors import InvalidInput
+
+    out: list[tuple[str, str]] = []
+    for item in raw or []:
+        name, sep, value = item.partition("=")
+        if not sep or not name.strip():
+            _fail(InvalidInput(f"--param {item!r}: write NAME=VALUE, e.g. EQ_bizStep=shipping"))
+        out.append((name.strip(), value))
+    return out
+
+
+def _choice(option: str, value: str, allowed: tuple[str, ...]) -> str:
+    from threadline.errors import InvalidInput
+
+    if value not in allowed:
+        _fail(InvalidInput(f"{option} {value!r}: use one of {', '.join(allowed)}"))
+    return value
+
+
+@app.command()
+def events(
+    params: ParamOption = None,
+    fmt: Annotated[str, typer.Option("--format", help="jsonld or xml.")] = "jsonld",
+    epc_format: EpcFormatOption = "as_captured",
+    db: DbOption = None,
+) -> None:
+    """Query events (EPCIS SimpleEventQuery) and print the EPCISQueryDocument."""
+    from threadline.service import events_document
+
+    pairs = _query_params(params)
+    out_format = _choice("--format", fmt, ("jsonld", "xml"))
+    form = _choice("--epc-format", epc_format, ("urn", "dl", "as_captured"))
+    with _store(db) as store:
+        out = _run(
+            lambda: events_document(
+                store,
+                pairs,
+                fmt=out_format,  # type: ignore[arg-type]
+                epc_format=form,  # type: ignore[arg-type]
+            )
+        )
+    sys.stdout.buffer.write(out.data)
+    sys.stdout.flush()
+    if out.next_page_token:
+        err_console.print(
+            f"{out.events} events; more match: add --param nextPageToken={out.next_page_token}",
+            highlight=False,
+            soft_wrap=True,
+        )
+
+
+@app.command()
+def export(
+    fmt: Annotated[str, typer.Option("--format", help="jsonld or xml.", show_default=False)],
+    params: ParamOption = None,
+    output: Annotated[
+        Path | None,
+        typer.Option("--output", "-o", help="Write to FILE instead of standard output."),
+    ] = None,
+    epc_format: EpcFormatOption = "as_captured",
+    db: DbOption = None,
+) -> None:
+    """Export events (all, or those matching --param filters) as one EPCISDocument."""
+    from threadline.errors import InvalidInput
+    from threadline.service import export_document
+
+    pairs = _query_params(params)
+    out_format = _choice("--format", fmt, ("jsonld", "xml"))
+    form = _choice("--epc-format", epc_format, ("urn", "dl", "as_captured"))
+    with _store(db) as store:
+        out = _run(
+            lambda: export_document(
+                store,
+                pairs,
+                fmt=out_format,  # type: ignore[arg-type]
+                epc_format=form,  # type: ignore[arg-type]
+            )
+        )
+    if output is None:
+        sys.stdout.buffer.write(out.data)
+        sys.stdout.flush()
+    else:
+        try:
+            output.write_bytes(out.data)
+        except OSError as exc:
+            _fail(InvalidInput(f"cannot write {output}: {exc.strerror}"))
+        err_console.print(f"{out.events} events written to {output}", highlight=False)
+    if out.next_page_token:
+        err_console.print(
+            f"more events match: add --param nextPageToken={out.next_page_token}",
+            highlight=False,
+            soft_wrap=True,
+        )
+
+
 # -- demo and bench ----------------------------------------------------------------------------
 
 
@@ -362,8 +565,11 @@ def demo(
     scale: Annotated[str, typer.Option(help="small | medium | large")] = "small",
     seed: Annotated[int, typer.Option(help="Random seed; the same seed gives the same plant.")] = 7,
     db: DbOption = None,
+    no_serve: Annotated[
+        bool, typer.Option("--no-serve", help="Stop after the tour instead of serving the API.")
+    ] = False,
 ) -> None:
-    """Build a demo fastener plant into the store and print a short tour."""
+    """Build a demo fastener plant, print a short tour, then serve the API (until Ctrl-C)."""
     from threadline.demo import build_demo, tour
 
     with _store(db) as store, _progress() as progress:
@@ -379,6 +585,10 @@ def demo(
         )
         counts = store.counts()
     console.print(tour(plant, result, counts, seconds, db=db), soft_wrap=True)
+    if not no_serve:
+        from threadline.cli_service import serve_demo
+
+        serve_demo(db, example_id=plant.highlights.shipped_box)
 
 
 @app.command()
@@ -389,14 +599,28 @@ def bench(
         Path, typer.Option(help="Where benchmark databases are built and kept for reuse.")
     ] = Path("bench-data"),
     repeat: Annotated[int, typer.Option(help="Trace samples per measurement.")] = 200,
+    capture_events: Annotated[
+        int, typer.Option(help="Events POSTed by the durable-capture measurement.")
+    ] = 20_000,
+    postgres: Annotated[
+        str | None,
+        typer.Option(help="Also measure durable capture on this PostgreSQL URL (it is written)."),
+    ] = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Measure the performance budgets (trace, recall, bulk import) against baselines."""
+    """Measure the performance budgets (trace, recall, bulk import, durable capture) against
+    baselines."""
     from threadline.bench import run_bench
 
     report = _run(
         lambda: run_bench(
-            scale=scale, seed=seed, workdir=workdir, repeat=repeat, console=err_console
+            scale=scale,
+            seed=seed,
+            workdir=workdir,
+            repeat=repeat,
+            console=err_console,
+            capture_events=capture_events,
+            postgres=postgres,
         )
     )
     if as_json:
@@ -421,3 +645,8 @@ def bench(
 def main() -> None:
     """Entry point of the ``threadline`` console script."""
     app()
+
+
+# The service's commands (serve, users, tokens, audit, backup, restore) register themselves on
+# `app`; imported last because they build on the helpers above.
+from threadline import cli_service  # noqa: E402, F401

@@ -5,9 +5,15 @@ status and a stable machine-readable ``code``, so the CLI and the API report it 
 
     ThreadlineError
     ├── InvalidInput            400  bad identifiers, arguments, documents
-    │   └── DocumentError       400  an EPCIS document fault, located by file/event/pointer
+    │   ├── DocumentError       400  an EPCIS document fault, located by file/event/pointer
+    │   └── QueryParameterError 400  a bad EPCIS query parameter (QueryParameterException)
+    ├── QueryTooLarge           413  more events match than maxEventCount allows
+    ├── CaptureLimitExceeded    413  a capture beyond the advertised event or byte limits
+    ├── Unauthenticated         401  no credentials, or credentials that are not valid
+    ├── Forbidden               403  valid credentials whose role is too low
     ├── NotFound                404  an identifier or event the store does not know
     ├── Conflict                409  a write that contradicts stored state
+    ├── TooManyRequests         429  repeated failed logins: wait ``retry_after`` seconds
     └── StoreError              500  the storage backend failed or is misconfigured
         └── StoreUnavailable    503  a configured database cannot be reached
 """
@@ -92,6 +98,52 @@ class DocumentError(InvalidInput):
         return data
 
 
+class QueryParameterError(InvalidInput):
+    """An EPCIS query parameter is unknown, unsupported or has a bad value.
+
+    ``parameter`` names the offending query parameter (the EPCIS ``QueryParameterException``).
+    """
+
+    code = "QueryParameterException"
+
+    def __init__(self, message: str, *, parameter: str | None = None) -> None:
+        self.parameter = parameter
+        super().__init__(f"{parameter}: {message}" if parameter else message)
+
+    def to_dict(self) -> dict[str, object]:
+        data = super().to_dict()
+        data["parameter"] = self.parameter
+        return data
+
+
+class QueryTooLarge(ThreadlineError):
+    """A query matches more events than its ``maxEventCount`` (EPCIS ``QueryTooLargeException``)."""
+
+    status = 413
+    code = "QueryTooLargeException"
+
+
+class CaptureLimitExceeded(ThreadlineError):
+    """A capture larger than the service's advertised limits (events or bytes)."""
+
+    status = 413
+    code = "CaptureLimitExceededException"
+
+
+class Unauthenticated(ThreadlineError):
+    """No credentials were given, or they are not (or no longer) valid."""
+
+    status = 401
+    code = "unauthenticated"
+
+
+class Forbidden(ThreadlineError):
+    """The credentials are valid but their role does not allow the request."""
+
+    status = 403
+    code = "forbidden"
+
+
 class NotFound(ThreadlineError):
     """The store holds nothing under the identifier asked for."""
 
@@ -104,6 +156,22 @@ class Conflict(ThreadlineError):
 
     status = 409
     code = "conflict"
+
+
+class TooManyRequests(ThreadlineError):
+    """Too many failed attempts; the caller must wait ``retry_after`` seconds."""
+
+    status = 429
+    code = "too_many_requests"
+
+    def __init__(self, message: str, *, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+    def to_dict(self) -> dict[str, object]:
+        data = super().to_dict()
+        data["retry_after"] = self.retry_after
+        return data
 
 
 class StoreError(ThreadlineError):

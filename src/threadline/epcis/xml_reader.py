@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from lxml import etree  # type: ignore[import-untyped]
@@ -479,12 +479,17 @@ _LIST_ITEMS = {"bizTransactionList": "bizTransaction", "sourceList": "source",
                "destinationList": "destination"}  # fmt: skip
 
 
-def _parser() -> Any:
-    # A fresh parser per document: lxml parsers must not be shared between threads.
-    return etree.XMLParser(
+def _parser_options() -> dict[str, bool]:
+    """The secure settings of every EPCIS XML parser: no entities, no network, no DTD."""
+    return dict(
         resolve_entities=False, no_network=True, load_dtd=False, dtd_validation=False,
         huge_tree=False, remove_comments=True, remove_pis=True,
     )  # fmt: skip
+
+
+def _parser() -> Any:
+    # A fresh parser per document: lxml parsers must not be shared between threads.
+    return etree.XMLParser(**_parser_options())
 
 
 def _parse(data: bytes, source: str | None) -> Any:
@@ -502,25 +507,54 @@ def _parse(data: bytes, source: str | None) -> Any:
     return root
 
 
-def _event_list(converter: _Converter, element: Any, events: list[Any], lines: list[int]) -> None:
-    for child in element:
+class _Tree:
+    """How the conversion reaches the elements and hands over the events.
+
+    Here the tree is parsed whole and the events are collected; the streaming reader
+    (:mod:`threadline.epcis.xml_stream`) parses as the conversion asks for elements, drops
+    each element once converted, and spills the events, so that the same walk runs in
+    bounded memory.
+    """
+
+    def __init__(self) -> None:
+        self.events: list[dict[str, Any]] = []
+        self.lines: list[int] = []
+        self.count = 0
+
+    def children(self, element: Any) -> Iterable[Any]:
+        """The child elements of ``element`` in order (each possibly not yet complete)."""
+        return element  # type: ignore[no-any-return]
+
+    def complete(self, element: Any) -> Any:
+        """``element`` once it is completely parsed."""
+        return element
+
+    def event(self, event: dict[str, Any], line: int) -> None:
+        """Take the next converted event and the XML line it starts on."""
+        self.events.append(event)
+        self.lines.append(line)
+        self.count += 1
+
+
+def _event_list(converter: _Converter, element: Any, tree: _Tree) -> None:
+    for child in tree.children(element):
         tag = child.tag
         if tag[0] == "{" and _namespace(tag) in _DOC_NS and _local(tag) in _EVENT_TYPES:
             # Some writers qualify the whole event with the EPCIS namespace, which the XSD
             # does not allow (elementFormDefault="unqualified"); the meaning is unambiguous.
-            for element in child.iter():
-                if _namespace(element.tag) in _DOC_NS:
-                    element.tag = _local(element.tag)
+            for part in tree.complete(child).iter():
+                if _namespace(part.tag) in _DOC_NS:
+                    part.tag = _local(part.tag)
             tag = child.tag
         if tag in _EVENT_TYPES:
             try:
-                events.append(converter.event(child, tag))
+                event = converter.event(tree.complete(child), tag)
             except _Fault as fault:
-                fault.index = len(events)
+                fault.index = tree.count
                 raise
-            lines.append(child.sourceline or 0)
+            tree.event(event, child.sourceline or 0)
         elif tag == "extension":
-            _event_list(converter, child, events, lines)
+            _event_list(converter, child, tree)
         elif tag == "QuantityEvent":
             raise _Fault(
                 child,
@@ -559,19 +593,17 @@ def _sbdh(element: Any, document: dict[str, Any]) -> None:
                 document.setdefault(name, part.text.strip())
 
 
-def _body(
-    converter: _Converter, element: Any, query: bool, events: list[Any], lines: list[int]
-) -> dict[str, Any]:
+def _body(converter: _Converter, element: Any, query: bool, tree: _Tree) -> dict[str, Any]:
     body: dict[str, Any] = {}
-    for child in element:
+    for child in tree.children(element):
         tag = child.tag
         if not query and tag == "EventList":
-            body["eventList"] = events
-            _event_list(converter, child, events, lines)
+            body["eventList"] = tree.events
+            _event_list(converter, child, tree)
         elif query and _local(tag) == "QueryResults" and _namespace(tag) in ("", *_QUERY_NS):
-            body["queryResults"] = _query_results(converter, child, events, lines)
+            body["queryResults"] = _query_results(converter, child, tree)
         elif tag[0] == "{" and _namespace(tag) not in _EPCIS_NS:
-            _add(body, converter.key(tag, child.prefix), converter.value(child))
+            _add(body, converter.key(tag, child.prefix), converter.value(tree.complete(child)))
         elif tag != "extension":
             what = "an EPCISQueryDocument" if query else "an EPCISDocument"
             hint = " (only query results carry events)" if query else ""
@@ -579,30 +611,30 @@ def _body(
     if query and "queryResults" not in body:
         raise _Fault(element, "the EPCISBody of an EPCISQueryDocument holds no <QueryResults>")
     if not query:
-        body.setdefault("eventList", events)
+        body.setdefault("eventList", tree.events)
     return body
 
 
-def _query_results(
-    converter: _Converter, element: Any, events: list[Any], lines: list[int]
-) -> dict[str, Any]:
+def _query_results(converter: _Converter, element: Any, tree: _Tree) -> dict[str, Any]:
     results: dict[str, Any] = {}
-    for child in element:
+    for child in tree.children(element):
         tag = child.tag
         if tag in ("queryName", "subscriptionID"):
-            results[tag] = _text(child)
+            results[tag] = _text(tree.complete(child))
         elif tag == "resultsBody":
-            results_body: dict[str, Any] = {"eventList": events}
-            for part in child:
+            results_body: dict[str, Any] = {"eventList": tree.events}
+            for part in tree.children(child):
                 if part.tag == "EventList":
-                    _event_list(converter, part, events, lines)
+                    _event_list(converter, part, tree)
                 elif part.tag == "VocabularyList":
-                    results_body["vocabularyList"] = converter.vocabularies(part)
+                    results_body["vocabularyList"] = converter.vocabularies(tree.complete(part))
                 else:
-                    converter.extension_child(part, results_body, False, "resultsBody")
+                    converter.extension_child(
+                        tree.complete(part), results_body, False, "resultsBody"
+                    )
             results["resultsBody"] = results_body
         elif tag != "extension":
-            converter.extension_child(child, results, False, "QueryResults")
+            converter.extension_child(tree.complete(child), results, False, "QueryResults")
     if "resultsBody" not in results:
         raise _Fault(element, "<QueryResults> has no <resultsBody>")
     return results
@@ -626,10 +658,8 @@ def _root_kind(root: Any, source: str | None) -> str:
 
 
 def _build(
-    root: Any, kind: str, converter: _Converter, source: str | None
-) -> tuple[dict[str, Any], list[int]]:
-    events: list[Any] = []
-    lines: list[int] = []
+    root: Any, kind: str, converter: _Converter, source: str | None, tree: _Tree
+) -> dict[str, Any]:
     document: dict[str, Any] = {"@context": [EPCIS_CONTEXT_URL], "type": kind}
     for name in ("schemaVersion", "creationDate"):
         value = root.get(name)
@@ -638,14 +668,14 @@ def _build(
     header: dict[str, Any] = {}
     body: dict[str, Any] | None = None
     try:
-        for child in root:
+        for child in tree.children(root):
             tag = child.tag
             if tag == "EPCISHeader":
-                header = _header(converter, child, document)
+                header = _header(converter, tree.complete(child), document)
             elif tag == "EPCISBody":
-                body = _body(converter, child, kind == "EPCISQueryDocument", events, lines)
+                body = _body(converter, child, kind == "EPCISQueryDocument", tree)
             elif tag != "extension":
-                converter.extension_child(child, document, False, kind)
+                converter.extension_child(tree.complete(child), document, False, kind)
         if body is None:
             raise _Fault(root, f"the {kind} has no <EPCISBody>")
     except _Fault as fault:
@@ -660,7 +690,7 @@ def _build(
     document["epcisBody"] = body
     if converter.prefixes:
         document["@context"].append(dict(converter.prefixes))
-    return document, lines
+    return document
 
 
 def _value_prefixes(data: bytes, prefixes: set[str]) -> frozenset[str]:
@@ -681,12 +711,13 @@ def _convert(data: bytes, source: str | None) -> tuple[dict[str, Any], list[int]
     """The JSON-shaped document and the XML line of each event."""
     root = _parse(data, source)
     kind = _root_kind(root, source)
-    converter = _Converter()
-    document, lines = _build(root, kind, converter, source)
+    converter, tree = _Converter(), _Tree()
+    document = _build(root, kind, converter, source, tree)
     clashes = _value_prefixes(data, converter.declared)
     if clashes:  # rare: convert again with those prefixes kept out of the keys
-        document, lines = _build(root, kind, _Converter(clashes), source)
-    return document, lines
+        tree = _Tree()
+        document = _build(root, kind, _Converter(clashes), source, tree)
+    return document, tree.lines
 
 
 def xml_document_to_json(data: bytes, *, source: str | None = None) -> dict[str, Any]:

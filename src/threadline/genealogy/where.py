@@ -20,6 +20,8 @@ class WhereResult:
     quantity: float | None
     total: float | None
     uom: str | None
+    # EPCIS persistent dispositions in force (set by an event, not unset since), sorted.
+    persistent_dispositions: list[str] = field(default_factory=list)
     container_chain: list[str] = field(default_factory=list)
     packed_in: list[dict[str, Any]] = field(default_factory=list)
     last_event: dict[str, Any] | None = None
@@ -30,7 +32,8 @@ class WhereResult:
 
 
 def where(reader: Reader, identifier: str) -> WhereResult:
-    """Current status, disposition, location, container chain and last event of an object."""
+    """Current status, disposition (and persistent dispositions in force), location, container
+    chain and last event of an object."""
     obj = resolve(reader, identifier)
     st = reader.statuses([obj.id]).get(obj.id)
     result = WhereResult(
@@ -43,6 +46,7 @@ def where(reader: Reader, identifier: str) -> WhereResult:
         quantity=st.quantity if st else None,
         total=st.total if st else None,
         uom=st.uom if st else None,
+        persistent_dispositions=st.persistent_dispositions() if st else [],
         attributes=reader.object_attrs(obj.id),
     )
     # Follow the container chain upward (box -> pallet -> truck), guarding against cycles.

@@ -174,7 +174,10 @@ _PRIMARY_AIS = ("01", "00", "414", "417", "8003", "8004", "253")
 def _from_digital_link(raw: str) -> Identifier | None:
     if not raw.startswith(("http://", "https://", "HTTP://", "HTTPS://")):
         return None
-    path = urlsplit(raw).path
+    try:
+        path = urlsplit(raw).path
+    except ValueError as exc:  # e.g. an unclosed IPv6 bracket: not a Digital Link, not a URI
+        raise _fail(raw, f"not a valid URI ({exc})") from None
     segments = [s for s in path.split("/") if s]
     segments = [_AI_ALIASES.get(s, s) for s in segments]
     for start, seg in enumerate(segments):

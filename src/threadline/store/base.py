@@ -90,7 +90,7 @@ _EVENT_COLS = (
 _EDGE_COLS = "id, src, dst, relation, quantity, uom, event, valid_from, valid_to"
 _STATUS_COLS = (
     "object, state, disposition, location, read_point, container, quantity, total, uom, "
-    "last_event, last_time"
+    "last_event, last_time, persistent"
 )
 
 
@@ -197,6 +197,13 @@ class Reader:
 
     def count(self, table: str) -> int:
         return int(self.query(f"SELECT count(*) FROM {table}")[0][0])
+
+    # -- master data -------------------------------------------------------------------------
+    def descendants(self, vtype: str, id: str) -> set[str]:
+        """Canonical ids of every direct or indirect child of ``id`` in vocabulary ``vtype``."""
+        from threadline.store.master_data import descendants
+
+        return descendants(self, [vtype], id)
 
 
 class Store(ABC):

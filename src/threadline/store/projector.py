@@ -4,13 +4,23 @@ Each event touches objects in *roles* (an epcList member, a transformation input
 child, ...). :func:`roles_of` lists them; :func:`apply_status` folds one (event, role) into an
 object's :class:`Status`. Both are pure so that the same fold serves bulk import, single captures,
 error-declaration repair (re-folding one object's history) and full rebuilds.
+
+Persistent dispositions (EPCIS 2.0 ``persistentDisposition``) differ from ``disposition``, which
+each event replaces: an event sets or unsets values on its objects, each independently of the
+others, and a value that is set stays in force until an event explicitly unsets it. The status
+keeps, per value, the (event time, event row) of the last event that set or unset it, so the
+result does not depend on the order in which events arrive (see :func:`fold_persistent`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
+import orjson
+
+from threadline.epcis.cbv import cbv_word
 from threadline.model.events import (
     Action,
     AggregationEvent,
@@ -93,6 +103,8 @@ class Status:
     uom: str | None = None
     last_event: int | None = None
     last_time: str | None = None
+    # Persistent dispositions as JSON text {word: [time, row, 1 set / 0 unset]}; see the module.
+    persistent: str | None = None
 
     def as_row(self) -> tuple[Any, ...]:
         return (
@@ -107,7 +119,52 @@ class Status:
             self.uom,
             self.last_event,
             self.last_time,
+            self.persistent,
         )
+
+    def persistent_dispositions(self) -> list[str]:
+        """The persistent dispositions in force on the object, sorted."""
+        return persistent_in_force(self.persistent)
+
+
+def persistent_in_force(text: str | None) -> list[str]:
+    """The values set (and not unset since) in a stored persistent-disposition state, sorted."""
+    if not text:
+        return []
+    state: dict[str, list[Any]] = orjson.loads(text)
+    return sorted(word for word, (_time, _row, flag) in state.items() if flag)
+
+
+def fold_persistent(current: str | None, change: Any, time: str, row: int) -> str | None:
+    """Apply one event's ``persistentDisposition`` (``{"set": [...], "unset": [...]}``).
+
+    ``current`` and the result are the stored JSON text. A value changes only when this event
+    (event time, then row id) is not older than the last event that set or unset it, so unsets
+    are remembered too: a late-arriving older "set" cannot revive a value a newer event unset.
+    Values are CBV disposition words (``completeness_verified``) or, when not standard, URIs as
+    written. Should one event both unset and set the same value, the set wins.
+    """
+    if not isinstance(change, Mapping):
+        return current
+    state: dict[str, list[Any]] = orjson.loads(current) if current else {}
+    changed = False
+    for name, flag in (("unset", 0), ("set", 1)):
+        values = change.get(name)
+        if isinstance(values, str):  # a single value, as JSON-LD compaction may write it
+            values = [values]
+        elif not isinstance(values, list):
+            continue
+        for value in values:
+            if not isinstance(value, str) or not value:
+                continue
+            word = cbv_word(value, "disp")
+            seen = state.get(word)
+            if seen is None or (time, row) >= (seen[0], seen[1]):
+                state[word] = [time, row, flag]
+                changed = True
+    if not changed:
+        return current
+    return orjson.dumps(state, option=orjson.OPT_SORT_KEYS).decode()
 
 
 def _add(st: Status, qty: float | None, uom: str | None, *, total: bool = False) -> None:
@@ -135,9 +192,12 @@ def apply_status(
 
     ``time`` is the event time in storage form; fields that describe "now" (disposition, location,
     state) change only when the event is not older than what the status already reflects, while
-    quantities always add up, so out-of-order arrival gives the same totals.
+    quantities always add up, so out-of-order arrival gives the same totals. Persistent
+    dispositions apply to every object the event names and follow :func:`fold_persistent`.
     """
     newer = st.last_time is None or time >= st.last_time
+    if event.persistent_disposition:  # rare: most events carry none
+        st.persistent = fold_persistent(st.persistent, event.persistent_disposition, time, row)
     name, qty = role.role, role.quantity
     # Shipping part of a lot loose says nothing about where the remainder is.
     partial = (

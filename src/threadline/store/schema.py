@@ -45,6 +45,9 @@ events = Table(
     Column("biz_location", Text),
     Column("error_declared", Boolean, nullable=False, default=False),
     Column("doc", Json, nullable=False),
+    # Tamper evidence: see threadline.store.chain.
+    Column("prev_hash", Text),
+    Column("hash", Text),
     UniqueConstraint("event_id", "is_declaration", name="uq_events_event_id"),
 )
 Index("ix_events_read_point_time", events.c.read_point, events.c.event_time)
@@ -107,6 +110,8 @@ status = Table(
     Column("uom", Text),
     Column("last_event", BigInteger),
     Column("last_time", Text),
+    # Persistent dispositions: JSON text {value: [time, event row, 1 set / 0 unset]} (projector).
+    Column("persistent", Text),
 )
 
 error_declarations = Table(
@@ -127,3 +132,57 @@ meta = Table(
     Column("key", Text, primary_key=True),
     Column("value", BigInteger, nullable=False),
 )
+
+# Sensor time series: one row per sensorReport of a stored event (source "epcis") or per value
+# from an MQTT / OPC UA source. Ids are assigned by the database (inserts leave ``id`` out), so
+# ingesters that do not go through the event writer can append readings too.
+readings = Table(
+    "readings",
+    metadata,
+    Column("id", RowId, primary_key=True, autoincrement=True),
+    Column("equipment", Text),  # canonical deviceID, else the event's canonical readPoint
+    Column("parameter", Text),  # measurement type: a bare GS1 word (Temperature) or a URI
+    Column("time", Text, nullable=False),
+    Column("value", Float),
+    Column("min_value", Float),
+    Column("max_value", Float),
+    Column("mean_value", Float),
+    Column("s_dev", Float),
+    Column("perc_rank", Float),
+    Column("perc_value", Float),
+    Column("unit", Text),
+    Column("device_id", Text),
+    Column("source", Text, nullable=False),
+    Column("event", BigInteger),
+    Column("extra", Json),
+)
+Index("ix_readings_equipment_parameter_time", readings.c.equipment, readings.c.parameter,
+      readings.c.time)  # fmt: skip
+Index("ix_readings_event", readings.c.event)
+
+# EPCIS master data from document headers: one row per vocabulary element.
+master_data = Table(
+    "master_data",
+    metadata,
+    Column("type", Text, primary_key=True),  # e.g. urn:epcglobal:epcis:vtype:BusinessLocation
+    Column("id", Text, primary_key=True),  # canonical key where the id is a GS1 key
+    Column("attributes", Json),  # [{"id": ..., "attribute": ...}, ...] as received
+    Column("children", Json),  # [child id, ...] as received
+)
+
+# EPCIS REST capture jobs (POST /capture): the job document as the client reads it back.
+capture_jobs = Table(
+    "capture_jobs",
+    metadata,
+    Column("id", Text, primary_key=True),
+    Column("created_at", Text, nullable=False),
+    Column("finished_at", Text),
+    Column("running", Boolean, nullable=False),
+    Column("success", Boolean, nullable=False),
+    Column("behaviour", Text, nullable=False),
+    Column("received", Integer, nullable=False),
+    Column("captured", Integer, nullable=False),
+    Column("username", Text),
+    Column("doc", Json, nullable=False),
+)
+Index("ix_capture_jobs_created", capture_jobs.c.created_at, capture_jobs.c.id)

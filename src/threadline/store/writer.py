@@ -29,12 +29,14 @@ from threadline.model.events import (
 )
 from threadline.model.identifiers import Identifier
 from threadline.store.base import AppendResult, ProgressFn, Reader, Store
+from threadline.store.chain import GENESIS, canonical_doc, link_hash
 from threadline.store.projector import Role, Status, apply_status, is_shipping, roles_of
+from threadline.store.readings import clear_event_readings, delete_readings, write_readings
 
 _INSERT_EVENT = (
     "INSERT INTO events (id, event_id, is_declaration, type, action, biz_step, disposition, "
-    "event_time, event_tz, record_time, read_point, biz_location, error_declared, doc) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, {J})"
+    "event_time, event_tz, record_time, read_point, biz_location, error_declared, doc, "
+    "prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, {J}, ?, ?)"
 )
 _INSERT_EDGE = (
     "INSERT INTO edges (id, src, dst, relation, quantity, uom, event, valid_from, valid_to, "
@@ -42,12 +44,13 @@ _INSERT_EDGE = (
 )
 _UPSERT_STATUS = (
     "INSERT INTO status (object, state, disposition, location, read_point, container, quantity, "
-    "total, uom, last_event, last_time) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+    "total, uom, last_event, last_time, persistent) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
     "ON CONFLICT (object) DO UPDATE SET state = excluded.state, "
     "disposition = excluded.disposition, location = excluded.location, "
     "read_point = excluded.read_point, container = excluded.container, "
     "quantity = excluded.quantity, total = excluded.total, uom = excluded.uom, "
-    "last_event = excluded.last_event, last_time = excluded.last_time"
+    "last_event = excluded.last_event, last_time = excluded.last_time, "
+    "persistent = excluded.persistent"
 )
 _INSERT_EVENT_OBJECT = (
     "INSERT INTO event_objects (object, event, role) VALUES (?, ?, ?) ON CONFLICT DO NOTHING"
@@ -83,6 +86,7 @@ class Writer(Reader):
         self.graph_rewritten = False  # edges removed or reopened: they must reload
         self._pending: list[AnyEvent] = []
         self._next_id: dict[str, int] = {}
+        self._head: str | None = None  # chain hash of the last event row written
         self._sql_event = store.sql(_INSERT_EVENT.replace("{J}", store.json_param()))
         self._sql_edge = store.sql(_INSERT_EDGE)
         self._sql_status = store.sql(_UPSERT_STATUS)
@@ -182,9 +186,19 @@ class Writer(Reader):
         return found
 
     # -- events -----------------------------------------------------------------------------------
+    def _chain_head(self) -> str:
+        if self._head is None:
+            found = self.query("SELECT hash FROM events ORDER BY id DESC LIMIT 1")
+            self._head = found[0][0] if found and found[0][0] else GENESIS
+        return self._head
+
     def _event_row(
         self, row: int, event: AnyEvent, time: str, now: str, *, declaration: bool, erroneous: bool
     ) -> tuple[Any, ...]:
+        # One canonical serialisation serves both the stored document and its chain hash.
+        doc = canonical_doc(event.raw)
+        prev = self._chain_head()
+        self._head = link_hash(prev, row, event.event_id, now, declaration, doc)
         return (
             row,
             event.event_id,
@@ -199,7 +213,9 @@ class Writer(Reader):
             None if event.read_point is None else canonical(event.read_point).key,
             None if event.biz_location is None else canonical(event.biz_location).key,
             erroneous,
-            self.store.dump_json(event.raw),
+            doc.decode(),
+            prev,
+            self._head,
         )
 
     def _store_events(self, events: Sequence[AnyEvent], now: str) -> None:
@@ -316,6 +332,7 @@ class Writer(Reader):
                 f"UPDATE objects SET attrs = {self.store.json_param()} WHERE id = ?"
             )
             self.cursor.executemany(sql, [(self.store.dump_json(v), k) for k, v in attrs.items()])
+        write_readings(self, live)
 
     # -- error declarations ------------------------------------------------------------------------
     def _declare(self, event: AnyEvent, now: str) -> None:
@@ -366,6 +383,7 @@ class Writer(Reader):
             touched.add(src)
         self.graph_rewritten = True
         self.cursor.execute(self.store.sql("DELETE FROM edges WHERE event = ?"), (row,))
+        delete_readings(self, row)
         self.cursor.execute(
             self.store.sql(
                 "UPDATE edges SET valid_to = NULL, closed_by = NULL WHERE closed_by = ?"
@@ -382,7 +400,7 @@ class Writer(Reader):
     def refold(self, object_ids: Sequence[int]) -> None:
         """Recompute the status of ``object_ids`` from their (non-erroneous) event history."""
         objects = self.objects_by_id(object_ids)
-        out: list[tuple[Any, ...]] = []
+        out: list[Status] = []
         for oid in object_ids:
             status = Status(oid)
             key = objects[oid].key
@@ -405,15 +423,16 @@ class Writer(Reader):
                             location=ev.biz_location,
                             read_point=ev.read_point,
                         )
-            out.append(status.as_row())
+            out.append(status)
         if out:
             # An object whose whole history was declared in error has no status at all.
-            empty = [r[0] for r in out if r[-1] is None]
+            empty = [st.object for st in out if st.last_time is None]
             for fragment, chunk in self.store.in_clause(empty):
                 self.cursor.execute(
                     self.store.sql(f"DELETE FROM status WHERE object {fragment}"), chunk
                 )
-            self.cursor.executemany(self._sql_status, [r for r in out if r[-1] is not None])
+            rows = [st.as_row() for st in out if st.last_time is not None]
+            self.cursor.executemany(self._sql_status, rows)
 
 
 def _chunks(items: Iterable[T], size: int) -> Iterator[list[T]]:
@@ -606,6 +625,7 @@ def rebuild_projections(
     writer = Writer(store, connection)
     for table in ("edges", "event_objects", "status"):
         writer.cursor.execute(f"DELETE FROM {table}")
+    clear_event_readings(writer)
     writer.graph_rewritten = True
     last_time, last_id, count = "", -1, 0
     while True:

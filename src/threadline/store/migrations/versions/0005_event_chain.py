@@ -1,0 +1,59 @@
+"""Tamper evidence: hash-chain the events in record order (see threadline.store.chain).
+
+Events recorded before this revision are chained here, in id order, so that `threadline
+verify` covers the whole record.
+
+Revision ID: 0005
+Revises: 0004
+"""
+
+from __future__ import annotations
+
+import json
+
+import sqlalchemy as sa
+from alembic import op
+
+from threadline.store.chain import GENESIS, canonical_doc, link_hash
+
+revision = "0005"
+down_revision = "0004"
+branch_labels = None
+depends_on = None
+
+_PAGE = 5000
+
+
+def upgrade() -> None:
+    op.add_column("events", sa.Column("prev_hash", sa.Text))
+    op.add_column("events", sa.Column("hash", sa.Text))
+    bind = op.get_bind()
+    head, last = GENESIS, 0
+    while True:
+        rows = bind.execute(
+            sa.text(
+                "SELECT id, event_id, record_time, is_declaration, doc FROM events "
+                "WHERE id > :last ORDER BY id LIMIT :page"
+            ),
+            {"last": last, "page": _PAGE},
+        ).fetchall()
+        if not rows:
+            break
+        updates = []
+        for row, event_id, record_time, declaration, doc in rows:
+            data = json.loads(doc) if isinstance(doc, str | bytes) else doc
+            digest = link_hash(
+                head, row, event_id, record_time, bool(declaration), canonical_doc(data)
+            )
+            updates.append({"id": row, "prev": head, "hash": digest})
+            head = digest
+        bind.execute(
+            sa.text("UPDATE events SET prev_hash = :prev, hash = :hash WHERE id = :id"), updates
+        )
+        last = rows[-1][0]
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("events") as batch:
+        batch.drop_column("hash")
+        batch.drop_column("prev_hash")

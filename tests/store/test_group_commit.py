@@ -1,0 +1,121 @@
+"""Group commit: concurrent submissions share transactions, each is answered after commit."""
+
+from __future__ import annotations
+
+import threading
+import time
+from concurrent.futures import Future
+
+import pytest
+
+from threadline.epcis.json_reader import read_json_document
+from threadline.model.events import AnyEvent
+from threadline.store import AppendResult, Store
+from threadline.store import writer as writer_module
+from threadline.store.group_commit import GroupCommitter
+
+from plantkit import document, receive
+
+
+def _events(first_minute: int, count: int) -> list[AnyEvent]:
+    raw = [
+        receive(
+            (first_minute + i) % 900, f"urn:epc:class:lgtin:4098765.012345.G{first_minute + i}", 10
+        )
+        for i in range(count)
+    ]
+    return list(read_json_document(document(raw)).events)
+
+
+def _wait(futures: list[Future[AppendResult]], seconds: float = 60) -> list[AppendResult]:
+    deadline = time.monotonic() + seconds
+    return [f.result(timeout=max(0.1, deadline - time.monotonic())) for f in futures]
+
+
+def test_waiting_submissions_share_one_commit(store: Store) -> None:
+    committer = GroupCommitter(store)
+    try:
+        # Hold the store's write lock so that submissions pile up behind the first one.
+        with store.writer():
+            held = [committer.submit(_events(0, 2))]
+            deadline = time.monotonic() + 10
+            while committer._queue.qsize() and time.monotonic() < deadline:
+                time.sleep(0.01)  # the writer thread has taken the first submission
+            held += [committer.submit(_events(100 + 10 * i, 3)) for i in range(31)]
+            assert not any(f.done() for f in held)  # nothing acknowledged before its commit
+        results = _wait(held)
+    finally:
+        committer.close()
+    assert [r.inserted for r in results] == [2] + [3] * 31
+    assert committer.stats.largest_group == 31
+    assert committer.stats.commits == 2
+    assert store.counts()["events"] == 2 + 93
+
+
+def test_concurrent_clients_store_everything_once(store: Store) -> None:
+    committer = GroupCommitter(store)
+    batches = [_events(1000 + 5 * i, 5) for i in range(32)]
+    results: list[AppendResult] = []
+    lock = threading.Lock()
+
+    def client(events: list[AnyEvent]) -> None:
+        first = committer.append(events)
+        again = committer.append(events)  # a retried request stores nothing twice
+        with lock:
+            results.extend([first, again])
+
+    threads = [threading.Thread(target=client, args=(b,)) for b in batches]
+    try:
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=60)
+    finally:
+        committer.close()
+    assert sum(r.inserted for r in results) == 160
+    assert sum(r.duplicates for r in results) == 160
+    assert store.counts()["events"] == 160
+
+
+def test_a_failing_submission_does_not_sink_its_group(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bad = _events(5000, 1)
+    poison = bad[0].event_id
+    original = writer_module.Writer.append
+
+    def append(self: writer_module.Writer, events, **kw):  # type: ignore[no-untyped-def]
+        events = list(events)
+        if any(e.event_id == poison for e in events):
+            raise RuntimeError("disk on fire")
+        return original(self, events, **kw)
+
+    monkeypatch.setattr(writer_module.Writer, "append", append)
+    committer = GroupCommitter(store)
+    try:
+        with store.writer():
+            first = committer.submit(_events(6000, 1))
+            deadline = time.monotonic() + 10
+            while committer._queue.qsize() and time.monotonic() < deadline:
+                time.sleep(0.01)
+            good = [committer.submit(_events(7000 + 10 * i, 2)) for i in range(3)]
+            failing = committer.submit(bad)
+            good.append(committer.submit(_events(8000, 2)))
+        assert _wait([first])[0].inserted == 1
+        assert [r.inserted for r in _wait(good)] == [2, 2, 2, 2]
+        with pytest.raises(RuntimeError, match="disk on fire"):
+            failing.result(timeout=60)
+    finally:
+        committer.close()
+    assert committer.stats.retried_groups == 1
+    assert store.counts()["events"] == 9
+
+
+def test_close_finishes_queued_work_and_refuses_more(store: Store) -> None:
+    committer = GroupCommitter(store)
+    futures = [committer.submit(_events(9000 + 10 * i, 1)) for i in range(5)]
+    committer.close()
+    assert all(f.done() for f in futures)
+    assert store.counts()["events"] == 5
+    with pytest.raises(RuntimeError):
+        committer.submit(_events(9900, 1))
