@@ -41,7 +41,10 @@ def _rows(store: Store) -> list[tuple[int, str, str | None, str | None]]:
     with store.reader() as reader:
         return [
             (r[0], r[1], r[2], r[3])
-            for r in reader.query("SELECT id, event_id, prev_hash, hash FROM events ORDER BY id")
+            for r in reader.query(
+                "SELECT e.id, e.event_id, c.prev_hash, c.hash FROM events e "
+                "LEFT JOIN event_chain c ON c.id = e.id ORDER BY e.id"
+            )
         ]
 
 
@@ -127,11 +130,15 @@ def test_insert_chained_in_front_of_the_record_is_found(store: Store) -> None:
     _execute(
         store,
         "INSERT INTO events (id, event_id, is_declaration, type, event_time, event_tz, "
-        "record_time, error_declared, doc, prev_hash, hash) "
-        f"VALUES (?, ?, ?, ?, ?, ?, ?, ?, {store.json_param()}, ?, ?)",
+        f"record_time, error_declared, doc) VALUES (?, ?, ?, ?, ?, ?, ?, ?, {store.json_param()})",
         (0, "urn:uuid:forged", False, "ObjectEvent", stamp, "+00:00", stamp, False,
-         orjson.dumps(doc).decode(), GENESIS, forged),
+         orjson.dumps(doc).decode()),
     )  # fmt: skip
+    _execute(
+        store,
+        "INSERT INTO event_chain (id, prev_hash, hash) VALUES (?, ?, ?)",
+        (0, GENESIS, forged),
+    )
     report = _report(store)
     assert report.fault is not None
     assert (report.fault.kind, report.fault.row) == ("inserted", 0)
@@ -176,3 +183,14 @@ def test_cli_verify(tmp_path: Path, tamper: bool) -> None:
     else:
         assert result.exit_code == 0, result.output
         assert report["ok"] and report["checked"] > 10
+
+
+def test_deleting_an_event_with_its_link_is_found(store: Store) -> None:
+    _fill(store)
+    rows = _rows(store)
+    _execute(store, "DELETE FROM events WHERE id = ?", (rows[6][0],))
+    _execute(store, "DELETE FROM event_chain WHERE id = ?", (rows[6][0],))
+    report = _report(store)
+    assert report.fault is not None
+    assert (report.fault.kind, report.fault.row) == ("deleted", rows[7][0])
+    assert report.checked == 6

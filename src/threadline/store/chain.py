@@ -1,9 +1,11 @@
 """Tamper evidence: every stored event is hash-chained to the one recorded before it.
 
-Each row of ``events`` carries ``prev_hash`` (the ``hash`` of the row recorded just before it)
-and ``hash`` = SHA-256 over that previous hash, the row's id, eventID, record time, whether it
-is an error declaration, and its EPCIS JSON in a canonical form (keys sorted, compact). Row ids
-are handed out in record order by the single writer, so the chain follows record order.
+Each row of ``events`` has a link in ``event_chain`` (same id): ``prev_hash``, the ``hash`` of
+the row recorded just before it, and ``hash`` = SHA-256 over that previous hash, the row's id,
+eventID, record time, whether it is an error declaration, and its EPCIS JSON in a canonical
+form (keys sorted, compact). Row ids are handed out in record order by the single writer, so
+the chain follows record order; the links live in a table of their own so that chaining never
+rewrites an event row.
 
 :func:`verify` recomputes the chain and names the first row that breaks it: a row whose content
 no longer matches its hash was **modified**; a row whose ``prev_hash`` points past rows that are
@@ -81,8 +83,9 @@ def _rows(reader: Reader, page: int) -> Iterator[tuple[Any, ...]]:
     last = -(2**63)  # every row, including any a forger placed below the first id
     while True:
         rows = reader.query(
-            "SELECT id, event_id, record_time, is_declaration, doc, prev_hash, hash FROM events "
-            "WHERE id > ? ORDER BY id LIMIT ?",
+            "SELECT e.id, e.event_id, e.record_time, e.is_declaration, e.doc, c.prev_hash, "
+            "c.hash FROM events e LEFT JOIN event_chain c ON c.id = e.id "
+            "WHERE e.id > ? ORDER BY e.id LIMIT ?",
             (last, page),
         )
         if not rows:
@@ -134,7 +137,18 @@ def _broken_link(reader: Reader, row: int, event_id: str, prev: str) -> ChainFau
     if prev == GENESIS:
         anchor = 0  # chained as the very first event: every row before it is new
     else:
-        found = _first(reader, "SELECT id FROM events WHERE hash = ? AND id < ?", (prev, row))
+        found = _first(
+            reader,
+            "SELECT c.id, e.id FROM event_chain c LEFT JOIN events e ON e.id = c.id "
+            "WHERE c.hash = ? AND c.id < ?",
+            (prev, row),
+        )
+        if found is not None and found[1] is None:
+            message = (
+                f"event row {found[0]}, recorded just before row {row} ({event_id}), is "
+                "missing: it was deleted"
+            )
+            return ChainFault(row, event_id, "deleted", message)
         anchor = None if found is None else int(found[0])
     if anchor is not None:
         if anchor == 0:

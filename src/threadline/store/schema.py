@@ -45,9 +45,6 @@ events = Table(
     Column("biz_location", Text),
     Column("error_declared", Boolean, nullable=False, default=False),
     Column("doc", Json, nullable=False),
-    # Tamper evidence: see threadline.store.chain.
-    Column("prev_hash", Text),
-    Column("hash", Text),
     UniqueConstraint("event_id", "is_declaration", name="uq_events_event_id"),
 )
 Index("ix_events_read_point_time", events.c.read_point, events.c.event_time)
@@ -168,6 +165,16 @@ master_data = Table(
     Column("id", Text, primary_key=True),  # canonical key where the id is a GS1 key
     Column("attributes", Json),  # [{"id": ..., "attribute": ...}, ...] as received
     Column("children", Json),  # [child id, ...] as received
+)
+
+# Tamper evidence (threadline.store.chain): one link per event row, in record order. A table of
+# its own, so that chaining never rewrites the event rows themselves.
+event_chain = Table(
+    "event_chain",
+    metadata,
+    Column("id", RowId, primary_key=True, autoincrement=False),
+    Column("prev_hash", Text, nullable=False),
+    Column("hash", Text, nullable=False),
 )
 
 # EPCIS REST capture jobs (POST /capture): the job document as the client reads it back.

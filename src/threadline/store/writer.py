@@ -35,8 +35,8 @@ from threadline.store.readings import clear_event_readings, delete_readings, wri
 
 _INSERT_EVENT = (
     "INSERT INTO events (id, event_id, is_declaration, type, action, biz_step, disposition, "
-    "event_time, event_tz, record_time, read_point, biz_location, error_declared, doc, "
-    "prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, {J}, ?, ?)"
+    "event_time, event_tz, record_time, read_point, biz_location, error_declared, doc) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, {J})"
 )
 _INSERT_EDGE = (
     "INSERT INTO edges (id, src, dst, relation, quantity, uom, event, valid_from, valid_to, "
@@ -87,11 +87,13 @@ class Writer(Reader):
         self._pending: list[AnyEvent] = []
         self._next_id: dict[str, int] = {}
         self._head: str | None = None  # chain hash of the last event row written
+        self._links: list[tuple[int, str, str]] = []  # event_chain rows not yet written
         self._sql_event = store.sql(_INSERT_EVENT.replace("{J}", store.json_param()))
         self._sql_edge = store.sql(_INSERT_EDGE)
         self._sql_status = store.sql(_UPSERT_STATUS)
         self._sql_event_object = store.sql(_INSERT_EVENT_OBJECT)
         self._sql_object = store.sql(_INSERT_OBJECT)
+        self._sql_link = store.sql("INSERT INTO event_chain (id, prev_hash, hash) VALUES (?, ?, ?)")
 
     # -- public ---------------------------------------------------------------------------------
     def append(self, events: Iterable[AnyEvent], *, progress: ProgressFn | None = None) -> None:
@@ -188,9 +190,14 @@ class Writer(Reader):
     # -- events -----------------------------------------------------------------------------------
     def _chain_head(self) -> str:
         if self._head is None:
-            found = self.query("SELECT hash FROM events ORDER BY id DESC LIMIT 1")
+            found = self.query("SELECT hash FROM event_chain ORDER BY id DESC LIMIT 1")
             self._head = found[0][0] if found and found[0][0] else GENESIS
         return self._head
+
+    def _write_links(self) -> None:
+        if self._links:
+            self.cursor.executemany(self._sql_link, self._links)
+            self._links = []
 
     def _event_row(
         self, row: int, event: AnyEvent, time: str, now: str, *, declaration: bool, erroneous: bool
@@ -199,6 +206,7 @@ class Writer(Reader):
         doc = canonical_doc(event.raw)
         prev = self._chain_head()
         self._head = link_hash(prev, row, event.event_id, now, declaration, doc)
+        self._links.append((row, prev, self._head))
         return (
             row,
             event.event_id,
@@ -214,8 +222,6 @@ class Writer(Reader):
             None if event.biz_location is None else canonical(event.biz_location).key,
             erroneous,
             doc.decode(),
-            prev,
-            self._head,
         )
 
     def _store_events(self, events: Sequence[AnyEvent], now: str) -> None:
@@ -240,6 +246,7 @@ class Writer(Reader):
             if not erroneous:
                 live.append((first + offset, event, time))
         self.cursor.executemany(self._sql_event, rows)
+        self._write_links()
         self.result.inserted += len(events)
         self.project(live)
 
@@ -344,6 +351,7 @@ class Writer(Reader):
             self._sql_event,
             [self._event_row(row, event, time, now, declaration=True, erroneous=False)],
         )
+        self._write_links()
         self.result.inserted += 1
         self.cursor.execute(
             self.store.sql(

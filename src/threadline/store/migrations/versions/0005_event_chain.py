@@ -25,10 +25,15 @@ _PAGE = 5000
 
 
 def upgrade() -> None:
-    op.add_column("events", sa.Column("prev_hash", sa.Text))
-    op.add_column("events", sa.Column("hash", sa.Text))
+    RowId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+    chain = op.create_table(
+        "event_chain",
+        sa.Column("id", RowId, primary_key=True, autoincrement=False),
+        sa.Column("prev_hash", sa.Text, nullable=False),
+        sa.Column("hash", sa.Text, nullable=False),
+    )
     bind = op.get_bind()
-    head, last = GENESIS, 0
+    head, last = GENESIS, -(2**62)
     while True:
         rows = bind.execute(
             sa.text(
@@ -39,21 +44,18 @@ def upgrade() -> None:
         ).fetchall()
         if not rows:
             break
-        updates = []
+        links = []
         for row, event_id, record_time, declaration, doc in rows:
             data = json.loads(doc) if isinstance(doc, str | bytes) else doc
             digest = link_hash(
                 head, row, event_id, record_time, bool(declaration), canonical_doc(data)
             )
-            updates.append({"id": row, "prev": head, "hash": digest})
+            links.append({"id": row, "prev_hash": head, "hash": digest})
             head = digest
-        bind.execute(
-            sa.text("UPDATE events SET prev_hash = :prev, hash = :hash WHERE id = :id"), updates
-        )
+        # Appended in id order: the new table grows at its end, the events are not rewritten.
+        op.bulk_insert(chain, links)
         last = rows[-1][0]
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("events") as batch:
-        batch.drop_column("hash")
-        batch.drop_column("prev_hash")
+    op.drop_table("event_chain")
