@@ -2,7 +2,8 @@
 
 Measured in one run on one machine: forward trace of a heat lot (p50/p99 through the Python API),
 backward trace of a shipped box, recall scope of a heat lot, and bulk import of a validated EPCIS
-JSON document with projections. Baselines: a raw recursive CTE over the same edges table, an
+JSON document with projections, durable capture over HTTP, and MQTT readings into storage
+(:mod:`threadline.bench_readings`). Baselines: a raw recursive CTE over the same edges table, an
 in-memory adjacency walk, and raw SQLite inserts of the same number of rows.
 """
 
@@ -39,9 +40,11 @@ BUDGETS = {
     "recall_p50_ms": 50.0,
     "import_events_per_s": 25_000.0,
     "capture_events_per_s": 3_000.0,
+    "mqtt_readings_per_s": 50_000.0,
 }
 CAPTURE_EVENTS = 20_000  # events POSTed by the durable-capture measurement
 CAPTURE_PER_REQUEST = 10  # events per EPCIS document in that measurement
+READINGS_BENCH = 200_000  # readings published by the MQTT ingestion measurement
 
 
 def _percentile(samples: list[float], q: float) -> float:
@@ -209,6 +212,13 @@ def _capture_bench(events: int, postgres: str | None, console: Console) -> dict[
     return out
 
 
+def _readings_bench(workdir: Path, readings: int, console: Console) -> dict[str, Any]:
+    from threadline.bench_readings import run_readings_bench
+
+    console.print(f"MQTT readings into storage: {readings:,} readings ...")
+    return run_readings_bench(workdir, readings=readings)
+
+
 def run_bench(
     *,
     scale: str,
@@ -218,6 +228,7 @@ def run_bench(
     console: Console,
     capture_events: int = CAPTURE_EVENTS,
     postgres: str | None = None,
+    readings: int = READINGS_BENCH,
 ) -> dict[str, Any]:
     """Build or reuse the plant, run every measurement, and return the report."""
     workdir.mkdir(parents=True, exist_ok=True)
@@ -364,6 +375,20 @@ def run_bench(
             baseline_name="one commit per event",
             higher_is_better=True,
         )
+    ingest = _readings_bench(workdir, readings, console)
+    for run, budget in (("batched", BUDGETS["mqtt_readings_per_s"]), ("single", None)):
+        measured = ingest[run]
+        per = measured["per_message"]
+        add(
+            f"readings into storage ({ingest['mode']}), {per} reading"
+            f"{'s' if per > 1 else ''}/message",
+            measured["readings_per_s"],
+            "readings/s",
+            budget=budget,
+            baseline=ingest["raw_rows_per_s"],
+            baseline_name="raw executemany into readings",
+            higher_is_better=True,
+        )
     add("genealogy index load", index_load_s, "s")
     add("peak RSS after index load", index_rss, "MB")
     add("peak RSS of this process", _rss_mb(), "MB")
@@ -382,6 +407,7 @@ def run_bench(
         "samples": {"forward": len(fwd), "backward": len(bwd), "recall": len(rec)},
         "import": imported,
         "capture": captures,
+        "readings": ingest,
         "results": results,
         "machine": (
             f"{platform.machine()} {os.cpu_count()} cores, Python {platform.python_version()}, "

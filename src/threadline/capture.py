@@ -29,9 +29,12 @@ from threadline.errors import (
     ThreadlineError,
 )
 from threadline.model.events import AnyEvent
+from threadline.quality.alerts import AlertChecker
+from threadline.quality.holds import HoldGuard
 from threadline.service import keep_namespaces
 from threadline.store.base import AppendResult, Store
 from threadline.store.group_commit import AlsoWrite, GroupCommitter
+from threadline.store.readings import reading_rows
 
 Behaviour = Literal["rollback", "proceed"]
 
@@ -123,11 +126,27 @@ class CaptureService:
     """Runs capture jobs against a store through its group committer."""
 
     def __init__(
-        self, store: Store, committer: GroupCommitter, limits: CaptureLimits | None = None
+        self,
+        store: Store,
+        committer: GroupCommitter,
+        limits: CaptureLimits | None = None,
+        *,
+        guard: HoldGuard | None = None,
+        alerts: AlertChecker | None = None,
     ) -> None:
         self.store = store
         self.committer = committer
         self.limits = limits or CaptureLimits()
+        # Error-proofing against held material, and spec checks of captured sensor readings.
+        self.alerts = alerts or AlertChecker()
+        self.guard = guard or HoldGuard(alerts=self.alerts)
+
+    def _after_commit(self, events: list[AnyEvent], flagged: list[Any], user: str | None) -> None:
+        self.guard.flag(self.store, flagged, user=user)
+        sensing = [e for e in events if e.sensor_elements]
+        if sensing:
+            readings = [r for e in sensing for r in reading_rows(e, None)]
+            self.alerts.check(self.store, readings)
 
     def capture(
         self,
@@ -159,6 +178,7 @@ class CaptureService:
         }
         errors = [_fault_json(f) for f in parsed.faults]
         storing = parsed.events if behaviour == "proceed" or not parsed.faults else []
+        flagged = self.guard.check(self.store, storing, user=user)  # HeldMaterial: 409
 
         def finish(cursor: Any, result: AppendResult, problems: list[dict[str, Any]]) -> None:
             job.update(
@@ -177,14 +197,19 @@ class CaptureService:
         except ThreadlineError as exc:
             failure = {"type": exc.code, "title": exc.message, "status": exc.status}
             self.committer.append([], also=lambda cur, res: finish(cur, res, [*errors, failure]))
+        else:
+            self._after_commit(storing, flagged, user)
         return job
 
     def capture_event(
-        self, data: bytes, *, audit: AlsoWrite | None = None
+        self, data: bytes, *, audit: AlsoWrite | None = None, user: str | None = None
     ) -> tuple[AnyEvent, AppendResult]:
         """``POST /events``: one event, committed (with its audit entry) before this returns."""
         event = parse_single_event(data, limits=self.limits)
-        return event, self.committer.append([event], also=audit)
+        flagged = self.guard.check(self.store, [event], user=user)  # HeldMaterial: 409
+        result = self.committer.append([event], also=audit)
+        self._after_commit([event], flagged, user)
+        return event, result
 
     # -- jobs ------------------------------------------------------------------------------------
     def _save(self, cursor: Any, job: dict[str, Any], user: str | None) -> None:

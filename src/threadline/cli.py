@@ -642,11 +642,78 @@ def bench(
     console.print(report["machine"])
 
 
+# -- labels --------------------------------------------------------------------------------------
+
+
+@app.command()
+def label(
+    ids: Annotated[
+        list[str],
+        typer.Argument(help="Lot, box or pallet ids (any GS1 form); several need a PDF."),
+    ],
+    output: Annotated[
+        Path, typer.Option("--output", "-o", help="File to write ('-' for standard output).")
+    ],
+    symbology: Annotated[
+        str, typer.Option(help="qr (GS1 Digital Link URI), datamatrix or gs1-128.")
+    ] = "qr",
+    fmt: Annotated[
+        str | None,
+        typer.Option(
+            "--format",
+            help="png, svg or pdf (100 x 150 mm label); default: the -o suffix, else png.",
+            show_default=False,
+        ),
+    ] = None,
+    sheet: Annotated[
+        bool, typer.Option("--sheet", help="An A4 sheet of small box labels (PDF), one per id.")
+    ] = False,
+    base: Annotated[
+        str | None,
+        typer.Option(
+            "--base",
+            help="Resolver address QR codes point at (default: $THREADLINE_RESOLVER_BASE, "
+            "else http://$THREADLINE_HOST:$THREADLINE_PORT).",
+            show_default=False,
+        ),
+    ] = None,
+    db: DbOption = None,
+) -> None:
+    """Print labels: QR (GS1 Digital Link), GS1 DataMatrix or GS1-128, as PNG, SVG or PDF."""
+    from threadline.config import Settings
+    from threadline.labels import render_labels
+
+    settings = _run(lambda: Settings.from_env(db=db))
+    suffix = output.suffix.lower().lstrip(".")
+    chosen = fmt or ("pdf" if sheet else suffix if suffix in ("png", "svg", "pdf") else "png")
+    resolver = (base or settings.resolver_base or f"http://{settings.host}:{settings.port}").rstrip(
+        "/"
+    )
+    with _store(db) as store, store.reader() as reader:
+        rendered = _run(
+            lambda: render_labels(
+                reader, ids, symbology=symbology, fmt=chosen, base=resolver, sheet=sheet
+            )
+        )
+    if str(output) == "-":
+        sys.stdout.buffer.write(rendered.body)
+        sys.stdout.flush()
+    else:
+        output.write_bytes(rendered.body)
+    count = len(rendered.labels)
+    err_console.print(
+        f"{count} label{'s' if count != 1 else ''} ({symbology}, {chosen}, "
+        f"{len(rendered.body):,} bytes) -> {output}",
+        highlight=False,
+    )
+
+
 def main() -> None:
     """Entry point of the ``threadline`` console script."""
     app()
 
 
-# The service's commands (serve, users, tokens, audit, backup, restore) register themselves on
-# `app`; imported last because they build on the helpers above.
-from threadline import cli_service  # noqa: E402, F401
+# The service's commands (serve, users, tokens, audit, backup, restore) and the shop floor's
+# (scan, stations, ingest, readings) register themselves on `app`; imported last because they
+# build on the helpers above.
+from threadline import cli_ingest, cli_quality, cli_service  # noqa: E402, F401

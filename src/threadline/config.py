@@ -21,7 +21,8 @@ def _env(name: str, default: str) -> str:
 
 def _env_int(name: str, default: int, *, low: int = 0, high: int | None = None) -> int:
     raw = _env(name, str(default))
-    if not raw.isdigit() or int(raw) < low or (high is not None and int(raw) > high):
+    digits = raw.isascii() and raw.isdigit()  # isdigit() alone admits '³', which int() refuses
+    if not digits or int(raw) < low or (high is not None and int(raw) > high):
         bounds = f"from {low}" + (f" to {high}" if high is not None else "")
         raise InvalidInput(f"{name} must be an integer {bounds}, got {raw!r}")
     return int(raw)
@@ -38,14 +39,34 @@ def _env_float(name: str, default: float) -> float:
     return value
 
 
-def _env_flag(name: str) -> bool:
-    raw = _env(name, "0").lower()
+def _env_flag(name: str, default: str = "0") -> bool:
+    raw = _env(name, default).lower()
     if raw not in ("0", "1", "true", "false", "yes", "no"):
         raise InvalidInput(f"{name} must be 1 or 0, got {raw!r}")
     return raw in ("1", "true", "yes")
 
 
+def _env_base(name: str) -> str | None:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return None
+    scheme, sep, rest = raw.partition("://")
+    if not sep or scheme not in ("http", "https") or not rest.split("/", 1)[0]:
+        raise InvalidInput(f"{name} must be an http:// or https:// address, got {raw!r}")
+    if "?" in raw or "#" in raw:
+        raise InvalidInput(f"{name} must not contain a query or fragment, got {raw!r}")
+    return raw.rstrip("/")
+
+
 GRAPH_INDEX_MODES = ("auto", "on", "off")
+HOLD_MODES = ("refuse", "flag")
+
+
+def _env_choice(name: str, default: str, allowed: tuple[str, ...]) -> str:
+    raw = _env(name, default).lower()
+    if raw not in allowed:
+        raise InvalidInput(f"{name} must be one of {', '.join(allowed)}, got {raw!r}")
+    return raw
 
 
 @dataclass(frozen=True)
@@ -61,6 +82,10 @@ class Settings:
     graph_index: str = "auto"
     # Open the routes marked public (the label resolver) to callers without credentials.
     public_resolver: bool = False
+    # Where GS1 Digital Link URIs on labels point (scheme, host, optional path prefix), e.g.
+    # https://trace.plant.example; unset: the CLI uses http://HOST:PORT, the API the address
+    # the client reached it at.
+    resolver_base: str | None = None
     session_hours: float = 12.0
     # Mark the session cookie Secure (only sent over HTTPS); off for plain-HTTP plant networks.
     cookie_secure: bool = False
@@ -78,12 +103,22 @@ class Settings:
     webhook_timeout: float = 10.0
     webhook_attempts: int = 5
     webhook_backoff: float = 1.0
+    # Deliver them from this process. Off: subscriptions are still accepted and stored, and a
+    # process with delivery on (another server sharing the store, or this one restarted) sends
+    # them; stream subscriptions catch up from where their deliveries stopped.
+    webhook_delivery: bool = True
+    # The plant's MQTT broker: `threadline ingest mqtt` reads from it by default, and whatever
+    # publishes to the threadline/{site}/... topics (alerts) can find it here.
+    mqtt_broker: str = "mqtt://127.0.0.1:1883"
+    # Captures that would consume, pack or ship held material: "refuse" them (HTTP 409, audited)
+    # or only "flag" them (stored, with an alert and an audit entry).
+    hold_enforcement: str = "refuse"
 
     @classmethod
     def from_env(cls, *, db: str | None = None) -> Settings:
         """Settings from ``THREADLINE_DB`` and friends; an explicit ``db`` wins over the env."""
         raw_batch = _env("THREADLINE_BATCH_SIZE", "5000")
-        if not raw_batch.isdigit() or int(raw_batch) < 1:
+        if not (raw_batch.isascii() and raw_batch.isdigit()) or int(raw_batch) < 1:
             raise InvalidInput(
                 f"THREADLINE_BATCH_SIZE must be a positive integer, got {raw_batch!r}"
             )
@@ -100,6 +135,7 @@ class Settings:
             port=_env_int("THREADLINE_PORT", 8000, high=65535),
             graph_index=graph_index,
             public_resolver=_env_flag("THREADLINE_PUBLIC_RESOLVER"),
+            resolver_base=_env_base("THREADLINE_RESOLVER_BASE"),
             session_hours=_env_float("THREADLINE_SESSION_HOURS", 12.0),
             cookie_secure=_env_flag("THREADLINE_COOKIE_SECURE"),
             login_max_failures=_env_int("THREADLINE_LOGIN_MAX_FAILURES", 5, low=1),
@@ -110,4 +146,7 @@ class Settings:
             webhook_timeout=_env_float("THREADLINE_WEBHOOK_TIMEOUT", 10.0),
             webhook_attempts=_env_int("THREADLINE_WEBHOOK_ATTEMPTS", 5, low=1),
             webhook_backoff=_env_float("THREADLINE_WEBHOOK_BACKOFF", 1.0),
+            webhook_delivery=_env_flag("THREADLINE_WEBHOOK_DELIVERY", "1"),
+            mqtt_broker=_env("THREADLINE_MQTT_BROKER", "mqtt://127.0.0.1:1883"),
+            hold_enforcement=_env_choice("THREADLINE_HOLD_ENFORCEMENT", "refuse", HOLD_MODES),
         )

@@ -206,6 +206,7 @@ def test_an_unknown_epc_format_names_the_header(world: World) -> None:
         ({"EQ_colour": "red"}, "EQ_colour"),
         ({"GE_eventTime": "yesterday"}, "GE_eventTime"),
         ({"perPage": "many"}, "perPage"),
+        ({"perPage": "\u00b3"}, "perPage"),  # a digit to str.isdigit(), not to int(): was a 500
         ({"eventType": "PartyEvent"}, "eventType"),
         ({"nextPageToken": "not-a-token"}, "nextPageToken"),
     ],

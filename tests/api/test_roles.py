@@ -10,7 +10,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import orjson
 import pytest
@@ -18,6 +18,13 @@ import pytest
 from threadline.api.app import OPEN_ROUTES, api_routes, check_routes, create_app
 from threadline.api.deps import Viewer
 from threadline.config import Settings
+from threadline.gs1.digital_link import to_dl_from_epc_urn
+from threadline.ingest.readings import MachineReading
+from threadline.ingest.stations import set_station
+from threadline.quality.alerts import AlertChecker
+from threadline.quality.holds import place_hold
+from threadline.quality.specs import set_spec
+from threadline.service import parse_events
 from threadline.store import subscriptions
 from threadline.store.auth import Role, add_user, create_token, list_users, revoke_token
 
@@ -86,6 +93,65 @@ def _new_subscription(world: World) -> str:
         ),
     )
     return f"/queries/{name}/subscriptions/{made.id}"
+
+
+def _new_scan(world: World) -> dict[str, Any]:
+    set_station(world.store, "urn:epc:id:sgln:4012345.00001.MATRIX", biz_step="packing")
+    return {
+        "json": {
+            "station": "urn:epc:id:sgln:4012345.00001.MATRIX",
+            "data": "]d2010952012345678810" + uuid.uuid4().hex[:8].upper(),
+        }
+    }
+
+
+# One stored object per GS1 Digital Link primary key the resolver answers for.
+RESOLVABLE = {
+    "00": X1,
+    "01": H1,
+    "414": WAREHOUSE,
+    "417": "urn:epc:id:pgln:4055555.00000",
+    "8003": "urn:epc:id:grai:4012345.00001.R-1",
+    "8004": "urn:epc:id:giai:4012345.PRESS-7",
+    "253": "urn:epc:id:gdti:4012345.00001.CERT-1",
+}
+
+
+def _resolvable(world: World, epc: str) -> str:
+    """The Digital Link path of ``epc``, stored first (once) if the plant lacks such a key."""
+    event = {
+        "type": "ObjectEvent",
+        "eventID": f"urn:uuid:{uuid.uuid5(uuid.NAMESPACE_URL, epc)}",
+        "eventTime": "2026-03-01T09:00:00Z",
+        "eventTimeZoneOffset": "+00:00",
+        "action": "OBSERVE",
+        "epcList": [epc],
+    }
+    world.store.append(list(parse_events([event], source="matrix")))
+    return urlsplit(to_dl_from_epc_urn(epc)).path
+
+
+def _new_lot(world: World) -> str:
+    lot = f"urn:epc:class:lgtin:4098765.012345.Q{uuid.uuid4().hex[:8]}"
+    world.store.append(list(parse_events([orjson.loads(_new_event_of(lot))], source="matrix")))
+    return lot
+
+
+def _new_event_of(lot: str) -> bytes:
+    return orjson.dumps(receive(30, lot, 1))
+
+
+def _new_hold(world: World) -> int:
+    return place_hold(world.store, _new_lot(world), reason="matrix").id
+
+
+def _new_alert(world: World) -> int:
+    set_spec(world.store, parameter="matrix_force", usl=10)
+    equipment = f"M-{uuid.uuid4().hex[:8]}"
+    reading = MachineReading(
+        equipment, "matrix_force", "2026-03-01T07:00:00Z", 11.0, None, None, "mqtt", None
+    )
+    return int(AlertChecker().check(world.store, [reading])[0]["id"])
 
 
 def _quoted(value: str) -> str:
@@ -188,6 +254,30 @@ MATRIX: dict[tuple[str, str], tuple[str, Callable[[World], Request]]] = {
         "operator",
         lambda w: (_new_subscription(w), {}),
     ),
+    ("POST", "/scans"): ("operator", lambda w: ("/scans", _new_scan(w))),
+    ("GET", "/labels/{id:path}"): ("viewer", lambda w: (f"/labels/{_quoted(X1)}", {})),
+    ("GET", "/labels"): ("viewer", lambda w: ("/labels", {"params": {"id": [X1, H1]}})),
+    ("GET", "/specs"): ("viewer", lambda w: ("/specs", {})),
+    ("POST", "/specs"): (
+        "quality",
+        lambda w: ("/specs", {"json": {"parameter": "matrix_force", "usl": 10}}),
+    ),
+    ("GET", "/alerts"): ("viewer", lambda w: ("/alerts", {})),
+    ("POST", "/alerts/{alert_id}/ack"): ("quality", lambda w: (f"/alerts/{_new_alert(w)}/ack", {})),
+    ("GET", "/holds"): ("viewer", lambda w: ("/holds", {"params": {"object": H1}})),
+    ("POST", "/holds"): (
+        "quality",
+        lambda w: ("/holds", {"json": {"object": _new_lot(w), "reason": "matrix"}}),
+    ),
+    ("POST", "/holds/{hold_id}/release"): (
+        "quality",
+        lambda w: (f"/holds/{_new_hold(w)}/release", {"json": {"reason": "matrix"}}),
+    ),
+    # The Digital Link resolver: viewer here, since the world runs with the public setting off.
+    **{
+        ("GET", f"/{ai}/{{key:path}}"): ("viewer", lambda w, epc=epc: (_resolvable(w, epc), {}))
+        for ai, epc in RESOLVABLE.items()
+    },
 }
 
 

@@ -126,6 +126,20 @@ def test_bad_requests_say_what_and_where(world: World) -> None:
     assert no_ids.status_code == 422 and no_ids.json()["errors"][0]["where"] == "body/ids"
 
 
+def test_a_blank_identifier_is_a_400_naming_its_parameter(world: World) -> None:
+    """Found by schemathesis: a blank id passes the length check; the refusal names it."""
+    with world.as_role("viewer") as client:
+        trace = client.get("/trace/backward", params={"id": "\n"})
+        where = client.get("/where", params={"id": " "})
+        recall = client.post("/recall", json={"ids": [H1, " "]})
+        window = client.get(
+            "/window", params={"equipment": "\t", "from": "2026-03-01", "to": "2026-03-02"}
+        )
+    for answer, parameter in ((trace, "id"), (where, "id"), (recall, "ids"), (window, "equipment")):
+        assert answer.status_code == 400, answer.text
+        assert answer.json()["title"] == f"{parameter}: empty identifier"
+
+
 def test_recall_is_a_read_and_is_not_audited_as_a_write(world: World) -> None:
     with world.as_role("viewer") as client:
         answer = client.post("/recall", json={"ids": [H2]})

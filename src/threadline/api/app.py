@@ -19,6 +19,7 @@ often offline); the OpenAPI document is at ``/openapi.json`` for any authenticat
 
 from __future__ import annotations
 
+import ctypes
 import gc
 import logging
 from collections.abc import AsyncIterator, Iterable, Iterator
@@ -29,6 +30,7 @@ from fastapi import FastAPI
 from fastapi.routing import APIRoute
 from starlette.concurrency import run_in_threadpool
 from starlette.routing import BaseRoute
+from starlette.staticfiles import StaticFiles
 
 from threadline.api import responses
 from threadline.api.deps import RoleGuard, Services, Viewer
@@ -40,7 +42,11 @@ from threadline.api.routes import (
     capture,
     events,
     health,
+    labels,
+    quality,
     queries,
+    resolver,
+    scans,
     trace,
     users,
     vocabularies,
@@ -48,8 +54,12 @@ from threadline.api.routes import (
 from threadline.capture import CaptureLimits, CaptureService
 from threadline.config import Settings
 from threadline.genealogy.index import GraphIndex
+from threadline.ingest.alerts import publisher_from_env
+from threadline.quality.alerts import AlertChecker
+from threadline.quality.holds import HoldGuard
 from threadline.store import open_store
 from threadline.store.group_commit import GroupCommitter
+from threadline.web import STATIC_DIR
 from threadline.webhooks import start_webhooks
 
 log = logging.getLogger("threadline.api")
@@ -76,14 +86,34 @@ def _load_index(services: Services) -> GraphIndex | None:
     return index
 
 
+def _give_back_freed_memory() -> None:
+    """Return the heap freed after loading the index to the operating system.
+
+    Loading holds every edge row as Python objects for a moment; glibc keeps the freed pages in
+    its arenas, which on the large demo plant left the server at about twice the memory the
+    index itself needs. ``malloc_trim`` hands them back (a no-op elsewhere than glibc).
+    """
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        libc.malloc_trim(0)
+    except (OSError, AttributeError):
+        return
+
+
 def _lifespan(settings: Settings, *, freeze_gc: bool) -> Any:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         store = await run_in_threadpool(open_store, settings.db, batch_size=settings.batch_size)
         committer = GroupCommitter(store)
         limits = CaptureLimits(settings.capture_max_events, settings.capture_max_bytes)
+        # Alerts on captured sensor readings go to THREADLINE_MQTT_BROKER when it is set.
+        publisher = publisher_from_env()
+        alerts = AlertChecker(publisher)
+        guard = HoldGuard(settings.hold_enforcement, alerts=alerts)
         services = Services(
-            settings=settings, store=store, capture=CaptureService(store, committer, limits)
+            settings=settings,
+            store=store,
+            capture=CaptureService(store, committer, limits, guard=guard, alerts=alerts),
         )
         try:
             services.index = await run_in_threadpool(_load_index, services)
@@ -92,14 +122,18 @@ def _lifespan(settings: Settings, *, freeze_gc: bool) -> Any:
                 # need not walk those objects again during requests.
                 gc.collect()
                 gc.freeze()
+            _give_back_freed_memory()
             app.state.services = services
-            app.state.webhooks = start_webhooks(store, committer, settings)
+            if settings.webhook_delivery:
+                app.state.webhooks = start_webhooks(store, committer, settings)
             yield
         finally:
             webhooks = getattr(app.state, "webhooks", None)
             if webhooks is not None:
                 webhooks.close()  # before the committer: it records deliveries through it
             committer.close()  # finishes what is queued before the store closes
+            if publisher is not None:
+                publisher.close()
             store.close()
 
     return lifespan
@@ -154,8 +188,31 @@ def create_app(settings: Settings, *, freeze_gc: bool = False) -> FastAPI:
     )
     responses.install(app)
     app.add_middleware(AuditMiddleware)
-    for module in (health, auth, users, audit, trace, capture, events, vocabularies, queries):
+    for module in (
+        health,
+        auth,
+        users,
+        audit,
+        trace,
+        capture,
+        events,
+        vocabularies,
+        queries,
+        scans,
+        labels,
+        resolver,
+        quality,
+    ):
         app.include_router(module.router)
+    # The pages' stylesheet (and later their other assets), shipped inside the package.
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+
+    def openapi_document() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = responses.describe_errors(FastAPI.openapi(app))
+        return app.openapi_schema
+
+    app.openapi = openapi_document  # type: ignore[method-assign]  # FastAPI's way to extend it
 
     @app.get("/openapi.json", include_in_schema=False)
     def openapi(_caller: Viewer) -> JSONBody:

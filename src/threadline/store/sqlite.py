@@ -17,6 +17,11 @@ from threadline.store.base import Store
 _MAX_PARAMS = 30000
 
 
+# Page cache per connection, in KiB (negative: SQLite's unit for a size rather than pages).
+WRITE_CACHE_KIB = -131072
+READ_CACHE_KIB = -16384
+
+
 def _on_connect(connection: sqlite3.Connection, _record: object) -> None:
     # Take transaction control from the driver: writers BEGIN IMMEDIATE, readers BEGIN.
     connection.isolation_level = None
@@ -25,7 +30,7 @@ def _on_connect(connection: sqlite3.Connection, _record: object) -> None:
         # FULL: a commit is on disk before the caller hears of it (acknowledged means durable).
         "synchronous = FULL",
         "busy_timeout = 60000",
-        "cache_size = -131072",
+        f"cache_size = {WRITE_CACHE_KIB}",
         "temp_store = MEMORY",
         "foreign_keys = OFF",
         # Checkpoints run in the store's background thread, not inside the committing call.
@@ -126,9 +131,14 @@ class SQLiteStore(Store):
         return int(cursor.fetchone()[0])
 
     def _begin_write(self, connection: Any) -> None:
+        # A writer folds batches into many pages at once: a large page cache pays off. Readers
+        # touch few pages per question, and a server keeps several pooled connections, each
+        # with its own cache: a small one keeps its memory bounded.
+        connection.execute(f"PRAGMA cache_size = {WRITE_CACHE_KIB}")
         connection.execute("BEGIN IMMEDIATE")
 
     def _begin_read(self, connection: Any) -> None:
+        connection.execute(f"PRAGMA cache_size = {READ_CACHE_KIB}")
         connection.execute("BEGIN")
 
     def integrity_check(self) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query
+from pydantic import BaseModel
 
 from threadline.api.deps import Admin, ServicesDep
 from threadline.api.responses import JSONBody
@@ -13,7 +14,27 @@ from threadline.store import audit
 router = APIRouter(tags=["audit"])
 
 
-@router.get("/audit", summary="Audit entries, oldest first")
+class AuditEntry(BaseModel):
+    """One audit entry (documentation: the handler serialises the store's own)."""
+
+    id: int
+    time: str
+    actor: str | None
+    role: str | None
+    action: str
+    target: str | None
+    outcome: str
+    address: str | None
+    request_id: str | None
+    detail: str | None
+
+
+@router.get(
+    "/audit",
+    summary="Audit entries, oldest first",
+    response_model=list[AuditEntry],
+    responses={400: {"description": "since is not an ISO-8601 time"}},
+)
 def audit_log(
     services: ServicesDep,
     _caller: Admin,

@@ -45,6 +45,19 @@ class LoginRequest(BaseModel):
     password: Annotated[str, Field(min_length=1, max_length=1000)]
 
 
+class Session(BaseModel):
+    name: str
+    role: str
+    expires: str = Field(description="When the session ends (ISO-8601 UTC)")
+
+
+class Me(BaseModel):
+    name: str
+    role: str
+    via: str = Field(description="session, token or public")
+    token: str | None = Field(description="The token's label, when a token was used")
+
+
 def lockout_seconds(failures: int, *, max_failures: int, base: float) -> float:
     """How long a name is locked for an address after ``failures`` consecutive failures."""
     if failures < max_failures:
@@ -101,8 +114,13 @@ _LOGIN_BODY = {
 @router.post(
     "/login",
     summary="Log in with name and password (JSON or form); sets the session cookie",
+    response_model=Session,
     openapi_extra={"requestBody": _LOGIN_BODY},
-    responses={401: {"description": "Wrong name or password"}, 429: {"description": "Locked"}},
+    responses={
+        401: {"description": "Wrong name or password"},
+        422: {"description": "The body is not a name and a password"},
+        429: {"description": "Locked"},
+    },
 )
 async def login(request: Request, services: ServicesDep) -> Response:
     given = await _credentials(request)
@@ -181,7 +199,7 @@ def logout(request: Request, services: ServicesDep, caller: Viewer) -> Response:
     return response
 
 
-@router.get("/me", summary="Who the credentials belong to")
+@router.get("/me", summary="Who the credentials belong to", response_model=Me)
 def me(caller: Viewer) -> JSONBody:
     return JSONBody(
         {

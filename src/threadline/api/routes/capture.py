@@ -12,6 +12,7 @@ from typing import Annotated, Any
 from urllib.parse import quote
 
 from fastapi import APIRouter, Header, Query, Request
+from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
@@ -26,6 +27,23 @@ from threadline.store.base import AppendResult
 router = APIRouter(tags=["capture"])
 
 EPCIS_HEADERS = {"GS1-EPCIS-Version": "2.0.0", "GS1-CBV-Version": "2.0.0"}
+
+
+class CaptureJob(BaseModel):
+    """A capture job as the EPCIS REST binding shows it (documentation of the answers)."""
+
+    captureID: str
+    createdAt: str
+    finishedAt: str | None = None
+    running: bool
+    success: bool | None = None
+    captureErrorBehaviour: str = Field(description="rollback or proceed")
+    eventsReceived: int
+    eventsCaptured: int | None = None
+    duplicates: int | None = Field(default=None, description="Events that were stored before")
+    errors: list[dict[str, Any]] = Field(
+        default_factory=list, description="One problem per faulty event, located"
+    )
 
 
 def _service(services: ServicesDep) -> CaptureService:
@@ -45,7 +63,12 @@ def _limit_headers(capture: CaptureService) -> dict[str, str]:
 
 async def _body(request: Request, capture: CaptureService) -> bytes:
     declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > capture.limits.max_bytes:
+    if (
+        declared
+        and declared.isascii()
+        and declared.isdigit()
+        and int(declared) > capture.limits.max_bytes
+    ):
         raise CaptureLimitExceeded(
             f"the body is {int(declared):,} bytes; this service accepts at most "
             f"{capture.limits.max_bytes:,} bytes per capture"
@@ -81,7 +104,7 @@ def _audit_entry(
     )
 
 
-@router.options("/capture", summary="Capture limits and allowed methods")
+@router.options("/capture", summary="Capture limits and allowed methods", status_code=204)
 def capture_options(services: ServicesDep, _caller: Viewer) -> Response:
     headers = _limit_headers(_service(services))
     headers["Allow"] = "OPTIONS, GET, POST"
@@ -92,6 +115,11 @@ def capture_options(services: ServicesDep, _caller: Viewer) -> Response:
     "/capture",
     status_code=202,
     summary="Capture an EPCIS document (JSON-LD or XML); answered after commit",
+    response_model=CaptureJob,
+    responses={
+        400: {"description": "The document is faulty, or no event in it could be captured"},
+        413: {"description": "More events or bytes than the advertised limits"},
+    },
 )
 async def capture_document(
     request: Request,
@@ -140,7 +168,7 @@ async def capture_document(
     return JSONBody(job, status_code=202, headers=headers)
 
 
-@router.get("/capture", summary="Capture jobs, newest first")
+@router.get("/capture", summary="Capture jobs, newest first", response_model=list[CaptureJob])
 def capture_jobs(
     services: ServicesDep,
     _caller: Viewer,
@@ -157,12 +185,27 @@ def capture_jobs(
     return JSONBody(jobs, headers=headers)
 
 
-@router.get("/capture/{capture_id}", summary="One capture job")
+@router.get(
+    "/capture/{capture_id}",
+    summary="One capture job",
+    response_model=CaptureJob,
+    responses={404: {"description": "No capture job has this id"}},
+)
 def capture_job(capture_id: str, services: ServicesDep, _caller: Viewer) -> Response:
     return JSONBody(_service(services).job(capture_id), headers=dict(EPCIS_HEADERS))
 
 
-@router.post("/events", status_code=201, summary="Capture one EPCIS event; answered after commit")
+@router.post(
+    "/events",
+    status_code=201,
+    summary="Capture one EPCIS event; answered after commit",
+    response_class=Response,  # 201 with a Location header and no body
+    responses={
+        400: {"description": "The event is faulty (the fault is located)"},
+        409: {"description": "An event with this eventID is stored"},
+        413: {"description": "The event is larger than the advertised limit"},
+    },
+)
 async def capture_event(request: Request, services: ServicesDep, caller: Operator) -> Response:
     capture = _service(services)
     body = await _body(request, capture)

@@ -87,6 +87,7 @@ QUERY_RESPONSES: dict[int | str, dict[str, Any]] = {
     },
     400: {"description": "A query parameter is unknown or has a bad value (it is named)"},
     406: {"description": "The Accept header names no format this resource offers"},
+    413: {"description": "More events match than the query's maxEventCount"},
 }
 
 
@@ -140,7 +141,8 @@ def per_page_of(given: Sequence[tuple[str, str]]) -> int | str:
     if not values:
         return DEFAULT_PER_PAGE
     text = values[-1].strip()
-    if text.isdigit():
+    # ASCII only: str.isdigit() also admits digits int() cannot read, such as '³'.
+    if text.isascii() and text.isdigit():
         return min(int(text), MAX_PER_PAGE)
     return text
 

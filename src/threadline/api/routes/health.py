@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from fastapi import APIRouter
+from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
@@ -12,7 +13,17 @@ from threadline.api.responses import JSONBody, problem
 router = APIRouter(tags=["health"])
 
 
-@router.get("/health", summary="Liveness and store reachability (no credentials needed)")
+class Health(BaseModel):
+    status: str
+    index: bool
+
+
+@router.get(
+    "/health",
+    summary="Liveness and store reachability (no credentials needed)",
+    response_model=Health,
+    responses={503: {"description": "The store cannot be reached"}},
+)
 async def health(services: ServicesDep) -> Response:
     def probe() -> None:
         with services.store.reader() as reader:

@@ -86,6 +86,33 @@ class SubscriptionRequest(BaseModel):
     initialRecordTime: str | None = None
 
 
+class NamedQuery(BaseModel):
+    """A stored named query (documentation of the answers)."""
+
+    name: str
+    query: dict[str, list[str]]
+    createdAt: str
+
+
+class SubscriptionInfo(BaseModel):
+    """A subscription as the API shows it: never its secret, only whether there is one."""
+
+    subscriptionID: str
+    queryName: str
+    dest: str
+    createdAt: str
+    stream: bool | None = None
+    schedule: dict[str, str] | None = None
+    reportIfEmpty: bool | None = None
+    initialRecordTime: str | None = None
+    lastNotifiedAt: str | None = None
+    epcFormat: str
+    format: str = Field(description="application/ld+json or application/xml")
+    signed: bool
+    lastError: str | None = None
+    failures: int | None = None
+
+
 def _dispatcher(request: Request) -> WebhookDispatcher | None:
     found = getattr(request.app.state, "webhooks", None)
     return found if isinstance(found, WebhookDispatcher) else None
@@ -156,7 +183,11 @@ def normalise_query(query: dict[str, Any]) -> dict[str, list[str]]:
     "/queries",
     status_code=201,
     summary="Create a named query (its parameters are validated now)",
-    responses={400: {"description": "A query parameter is unknown or has a bad value"}},
+    response_model=NamedQuery,
+    responses={
+        400: {"description": "The name, or a query parameter, is unknown or bad (it is named)"},
+        409: {"description": "A query of this name exists"},
+    },
 )
 def create_query(
     definition: Annotated[QueryDefinition, Body()], services: ServicesDep, caller: Operator
@@ -171,7 +202,15 @@ def create_query(
     return JSONBody(made.to_json(), status_code=201, headers=headers)
 
 
-@router.get("/queries", summary="Named queries, by name, paged")
+@router.get(
+    "/queries",
+    summary="Named queries, by name, paged",
+    response_model=list[NamedQuery],
+    responses={
+        400: {"description": "A query parameter is unknown or has a bad value (it is named)"},
+        406: {"description": "The Accept header names no format this resource offers"},
+    },
+)
 def list_queries(
     request: Request,
     services: ServicesDep,
@@ -189,7 +228,12 @@ def list_queries(
     return JSONBody([q.to_json() for q in found], headers=headers)
 
 
-@router.get("/queries/{query_name}", summary="A named query's definition")
+@router.get(
+    "/queries/{query_name}",
+    summary="A named query's definition",
+    response_model=NamedQuery,
+    responses={404: {"description": "No query has this name"}},
+)
 def get_query(query_name: str, services: ServicesDep, _caller: Viewer) -> Response:
     return JSONBody(db.get_query(services.store, query_name).to_json(), headers=EPCIS_HEADERS)
 
@@ -198,6 +242,7 @@ def get_query(query_name: str, services: ServicesDep, _caller: Viewer) -> Respon
     "/queries/{query_name}",
     status_code=204,
     summary="Delete a named query and end every subscription to it",
+    responses={404: {"description": "No query has this name"}},
 )
 def delete_query(
     query_name: str, request: Request, services: ServicesDep, _caller: Operator
@@ -255,7 +300,11 @@ def _notification_format(request: Request) -> str:
     "/queries/{query_name}/subscriptions",
     status_code=201,
     summary="Subscribe a webhook to a named query (stream or schedule)",
-    responses={400: {"description": "SubscriptionControlsException, naming the field"}},
+    response_model=SubscriptionInfo,
+    responses={
+        400: {"description": "SubscriptionControlsException, naming the field"},
+        404: {"description": "No query has this name"},
+    },
 )
 def subscribe(
     query_name: str,
@@ -305,7 +354,15 @@ def subscribe(
     )
 
 
-@router.get("/queries/{query_name}/subscriptions", summary="Subscriptions to a named query")
+@router.get(
+    "/queries/{query_name}/subscriptions",
+    summary="Subscriptions to a named query",
+    response_model=list[SubscriptionInfo],
+    responses={
+        400: {"description": "A query parameter is unknown or has a bad value (it is named)"},
+        404: {"description": "No query has this name"},
+    },
+)
 def list_subscriptions(
     query_name: str,
     request: Request,
@@ -329,7 +386,12 @@ def list_subscriptions(
     return JSONBody([s.to_json() for s in found], headers=headers)
 
 
-@router.get("/queries/{query_name}/subscriptions/{subscription_id}", summary="One subscription")
+@router.get(
+    "/queries/{query_name}/subscriptions/{subscription_id}",
+    summary="One subscription",
+    response_model=SubscriptionInfo,
+    responses={404: {"description": "No such query, or it has no such subscription"}},
+)
 def get_subscription(
     query_name: str, subscription_id: str, services: ServicesDep, _caller: Viewer
 ) -> Response:
@@ -341,6 +403,7 @@ def get_subscription(
     "/queries/{query_name}/subscriptions/{subscription_id}",
     status_code=204,
     summary="Unsubscribe",
+    responses={404: {"description": "No such query, or it has no such subscription"}},
 )
 def unsubscribe(
     query_name: str,

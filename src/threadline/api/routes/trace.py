@@ -28,7 +28,8 @@ IdQuery = Annotated[
 DepthQuery = Annotated[int | None, Query(ge=0, le=10_000, description="Stop after N links")]
 LinksQuery = Annotated[bool, Query(description="Also list every link followed (for graphs)")]
 _ANSWERS: dict[int | str, dict[str, Any]] = {
-    404: {"description": "No such object or equipment in the store"}
+    400: {"description": "Not an identifier (a malformed GS1 key, or blank); it is named"},
+    404: {"description": "No such object or equipment in the store"},
 }
 
 
@@ -40,9 +41,15 @@ class RecallRequest(BaseModel):
     )
 
 
-def _answer(services: Services, ask: Callable[[Reader], Any]) -> JSONBody:
-    with services.store.reader() as reader:
-        return JSONBody(ask(reader).to_dict())
+def _answer(services: Services, ask: Callable[[Reader], Any], parameter: str) -> JSONBody:
+    try:
+        with services.store.reader() as reader:
+            return JSONBody(ask(reader).to_dict())
+    except InvalidInput as exc:
+        if type(exc) is not InvalidInput:
+            raise
+        # The identifier parser says what is wrong with a value; this says which value it was.
+        raise InvalidInput(f"{parameter}: {exc.message}") from None
 
 
 def _trace(
@@ -53,6 +60,7 @@ def _trace(
         lambda r: trace(
             r, identifier, direction, max_depth=depth, links=links, index=services.index
         ),
+        "id",
     )
 
 
@@ -85,16 +93,21 @@ def trace_forward(
     responses=_ANSWERS,
 )
 def recall_scope(services: ServicesDep, _caller: Viewer, body: RecallRequest) -> JSONBody:
-    return _answer(services, lambda r: recall(r, body.ids, index=services.index))
+    return _answer(services, lambda r: recall(r, body.ids, index=services.index), "ids")
 
 
 @router.get("/where", summary="Where an object is now and in what state", responses=_ANSWERS)
 def where_now(services: ServicesDep, _caller: Viewer, id: IdQuery) -> JSONBody:
-    return _answer(services, lambda r: where(r, id))
+    return _answer(services, lambda r: where(r, id), "id")
 
 
 @router.get(
-    "/window", summary="What ran on a piece of equipment in a time window", responses=_ANSWERS
+    "/window",
+    summary="What ran on a piece of equipment in a time window",
+    responses={
+        **_ANSWERS,
+        400: {"description": "equipment is not an identifier, from or to not a time, to <= from"},
+    },
 )
 def process_window(
     services: ServicesDep,
@@ -109,4 +122,4 @@ def process_window(
     lo = parse_time(start, "from")
     if parse_time(end, "to") <= lo:
         raise InvalidInput(f"to ({end}) must be after from ({start})")
-    return _answer(services, lambda r: window(r, equipment, start, end))
+    return _answer(services, lambda r: window(r, equipment, start, end), "equipment")

@@ -36,12 +36,43 @@ class TokenCreate(BaseModel):
     label: Annotated[str | None, Field(max_length=200)] = None
 
 
-@router.get("/users", summary="Every user with role and state")
+# What the answers hold (documentation: the handlers serialise the store's own to_dict()).
+class User(BaseModel):
+    id: int
+    name: str
+    role: RoleName
+    disabled: bool
+    created: str = Field(description="ISO-8601 UTC time")
+
+
+class Token(BaseModel):
+    id: int
+    user: str
+    label: str | None
+    prefix: str = Field(description="The first characters of the token, to recognise it by")
+    created: str
+    revoked: str | None = Field(description="When it was revoked; null while it is valid")
+
+
+class NewToken(Token):
+    token: str = Field(description="The API token itself: shown in this answer only")
+
+
+@router.get("/users", summary="Every user with role and state", response_model=list[User])
 def users(services: ServicesDep, _caller: Admin) -> JSONBody:
     return JSONBody([u.to_dict() for u in list_users(services.store)])
 
 
-@router.post("/users", summary="Create a user", status_code=201)
+@router.post(
+    "/users",
+    summary="Create a user",
+    status_code=201,
+    response_model=User,
+    responses={
+        400: {"description": "The name or password breaks a rule (it is named)"},
+        409: {"description": "A user of this name exists"},
+    },
+)
 def create_user(
     request: Request, services: ServicesDep, caller: Admin, body: UserCreate
 ) -> JSONBody:
@@ -60,7 +91,12 @@ def create_user(
     return JSONBody(user.to_dict(), status_code=201)
 
 
-@router.post("/users/{name}/disable", summary="Disable a user: sessions end, tokens stop")
+@router.post(
+    "/users/{name}/disable",
+    summary="Disable a user: sessions end, tokens stop",
+    response_model=User,
+    responses={404: {"description": "No user of this name"}},
+)
 def disable(
     request: Request,
     services: ServicesDep,
@@ -74,12 +110,23 @@ def disable(
     return JSONBody(user.to_dict())
 
 
-@router.get("/tokens", summary="Every API token (never the token itself)")
+@router.get(
+    "/tokens", summary="Every API token (never the token itself)", response_model=list[Token]
+)
 def tokens(services: ServicesDep, _caller: Admin) -> JSONBody:
     return JSONBody([t.to_dict() for t in list_tokens(services.store)])
 
 
-@router.post("/tokens", summary="Create an API token; the answer shows it once", status_code=201)
+@router.post(
+    "/tokens",
+    summary="Create an API token; the answer shows it once",
+    status_code=201,
+    response_model=NewToken,
+    responses={
+        404: {"description": "No user of this name"},
+        409: {"description": "The user is disabled"},
+    },
+)
 def new_token(
     request: Request, services: ServicesDep, caller: Admin, body: TokenCreate
 ) -> JSONBody:
@@ -96,7 +143,12 @@ def new_token(
     return JSONBody({**token.to_dict(), "token": secret}, status_code=201)
 
 
-@router.delete("/tokens/{token_id}", summary="Revoke an API token")
+@router.delete(
+    "/tokens/{token_id}",
+    summary="Revoke an API token",
+    response_model=Token,
+    responses={404: {"description": "No token has this id"}},
+)
 def revoke(
     request: Request,
     services: ServicesDep,

@@ -21,6 +21,7 @@ from collections.abc import Callable
 from typing import Any
 
 from fastapi import APIRouter, Request
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.responses import Response
 
 from threadline.api.deps import Services, ServicesDep, Viewer
@@ -153,8 +154,23 @@ def _event_types(_reader: Reader, after: str | None, limit: int) -> list[str]:
     return [t for t in sorted(EVENT_TYPES) if after is None or t > after][:limit]
 
 
+class Collection(BaseModel):
+    """The EPCIS REST binding's list of values (documentation of the answers)."""
+
+    model_config = ConfigDict(populate_by_name=True)
+    context: str = Field(alias="@context")
+    type: str = Field(description="Collection")
+    member: list[str]
+
+
+_COLLECTION = {"schema": {"$ref": "#/components/schemas/Collection"}}
 COLLECTION_RESPONSES: dict[int | str, dict[str, Any]] = {
-    200: {"description": "A Collection", "content": {"application/json": {}}},
+    200: {
+        "description": "A Collection",
+        "model": Collection,
+        "content": {"application/json": _COLLECTION, "application/ld+json": _COLLECTION},
+    },
+    400: {"description": "A query parameter is unknown or has a bad value (it is named)"},
     406: {"description": "The Accept header names no format this resource offers"},
 }
 
@@ -232,7 +248,8 @@ def _vocabulary(path: str, column: str, parameter: str, what: str, identifiers: 
         value_events,
         methods=["GET"],
         summary=f"EPCIS events at one of the {what} (any spelling, URL-encoded), paged",
-        responses=QUERY_RESPONSES,
+        # 404: a value no path can carry (a line break) leaves the request without a route.
+        responses={**QUERY_RESPONSES, 404: {"description": "Not a value a path can carry"}},
     )
 
 
