@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -40,8 +41,8 @@ def postgres_or_skip() -> str:
     return PG_URL
 
 
-@pytest.fixture
-def pg_url() -> Iterator[str]:
+@contextmanager
+def private_schema() -> Iterator[str]:
     """A PostgreSQL URL whose search_path is a fresh, private schema (dropped afterwards)."""
     import psycopg
 
@@ -55,6 +56,13 @@ def pg_url() -> Iterator[str]:
     finally:
         with psycopg.connect(base, autocommit=True) as conn:
             conn.execute(f"DROP SCHEMA {schema} CASCADE")
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    """A PostgreSQL URL whose search_path is a fresh, private schema (dropped afterwards)."""
+    with private_schema() as url:
+        yield url
 
 
 @pytest.fixture(params=["sqlite", "postgres"])

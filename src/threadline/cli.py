@@ -481,6 +481,17 @@ def _choice(option: str, value: str, allowed: tuple[str, ...]) -> str:
     return value
 
 
+def _query_document(
+    make: Callable[..., Any], params: list[str] | None, fmt: str, epc_format: str, db: str | None
+) -> Any:
+    """Run ``make(store, params, fmt=, epc_format=)`` (events or export) with checked options."""
+    pairs = _query_params(params)
+    out_format = _choice("--format", fmt, ("jsonld", "xml"))
+    form = _choice("--epc-format", epc_format, ("urn", "dl", "as_captured"))
+    with _store(db) as store:
+        return _run(lambda: make(store, pairs, fmt=out_format, epc_format=form))
+
+
 @app.command()
 def events(
     params: ParamOption = None,
@@ -491,18 +502,7 @@ def events(
     """Query events (EPCIS SimpleEventQuery) and print the EPCISQueryDocument."""
     from threadline.service import events_document
 
-    pairs = _query_params(params)
-    out_format = _choice("--format", fmt, ("jsonld", "xml"))
-    form = _choice("--epc-format", epc_format, ("urn", "dl", "as_captured"))
-    with _store(db) as store:
-        out = _run(
-            lambda: events_document(
-                store,
-                pairs,
-                fmt=out_format,  # type: ignore[arg-type]
-                epc_format=form,  # type: ignore[arg-type]
-            )
-        )
+    out = _query_document(events_document, params, fmt, epc_format, db)
     sys.stdout.buffer.write(out.data)
     sys.stdout.flush()
     if out.next_page_token:
@@ -528,18 +528,7 @@ def export(
     from threadline.errors import InvalidInput
     from threadline.service import export_document
 
-    pairs = _query_params(params)
-    out_format = _choice("--format", fmt, ("jsonld", "xml"))
-    form = _choice("--epc-format", epc_format, ("urn", "dl", "as_captured"))
-    with _store(db) as store:
-        out = _run(
-            lambda: export_document(
-                store,
-                pairs,
-                fmt=out_format,  # type: ignore[arg-type]
-                epc_format=form,  # type: ignore[arg-type]
-            )
-        )
+    out = _query_document(export_document, params, fmt, epc_format, db)
     if output is None:
         sys.stdout.buffer.write(out.data)
         sys.stdout.flush()

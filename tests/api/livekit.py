@@ -11,7 +11,6 @@ tests that import from it.)
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 import uuid
@@ -25,6 +24,7 @@ import httpx
 import pytest
 import uvicorn
 
+from conftest import private_schema
 from threadline.api.server import address, bind, make_server
 from threadline.config import Settings
 from threadline.service import parse_events
@@ -33,8 +33,6 @@ from threadline.store.auth import Role, add_user, create_token
 
 from plantkit import small_plant
 
-PG_URL = os.environ.get("THREADLINE_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
-REQUIRE_SERVICES = os.environ.get("THREADLINE_REQUIRE_SERVICES") == "1"
 PASSWORD = "correct horse battery"
 ROLES = [r.name for r in Role]
 
@@ -45,24 +43,8 @@ def fresh_database(kind: str, tmp: Path) -> Iterator[str]:
     if kind == "sqlite":
         yield str(tmp / f"{uuid.uuid4().hex[:8]}.db")
         return
-    import psycopg
-
-    try:
-        with psycopg.connect(PG_URL, connect_timeout=3):
-            pass
-    except Exception as exc:
-        if REQUIRE_SERVICES:
-            pytest.fail(f"PostgreSQL required but unreachable at {PG_URL}: {exc}")
-        pytest.skip(f"PostgreSQL unreachable at {PG_URL}: {exc}")
-    schema = f"tl_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(PG_URL, autocommit=True) as conn:
-        conn.execute(f"CREATE SCHEMA {schema}")
-    sep = "&" if "?" in PG_URL else "?"
-    try:
-        yield f"{PG_URL}{sep}options=-csearch_path%3D{schema}"
-    finally:
-        with psycopg.connect(PG_URL, autocommit=True) as conn:
-            conn.execute(f"DROP SCHEMA {schema} CASCADE")
+    with private_schema() as url:
+        yield url
 
 
 @dataclass

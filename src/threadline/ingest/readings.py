@@ -21,7 +21,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from functools import lru_cache
 from operator import itemgetter
 from typing import Any, NamedTuple
@@ -31,6 +31,7 @@ import orjson
 from threadline.epcis.json_reader import utc_text
 from threadline.epcis.sensors import measurement_word
 from threadline.errors import DocumentError, InvalidInput
+from threadline.genealogy.window import parse_time
 from threadline.gs1.keys import canonical
 from threadline.store.base import Reader, Store
 
@@ -320,16 +321,6 @@ def _reading(
 # -- reading back --------------------------------------------------------------------------------
 
 
-def _parse_bound(value: str, what: str) -> str:
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError:
-        raise InvalidInput(f"{what}: {value!r} is not an ISO-8601 time") from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return utc_text(moment)
-
-
 def _equipment_keys(reader: Reader, raw: str) -> list[str]:
     keys = [equipment_key(raw)]
     if "/" not in raw and ":" not in raw:
@@ -366,8 +357,8 @@ def find_readings(
     if parameter:
         where.append("r.parameter = ?")
         params.append(measurement_word(parameter))
-    lo = _parse_bound(start, "--from") if start else None
-    hi = _parse_bound(end, "--to") if end else None
+    lo = parse_time(start, "--from") if start else None
+    hi = parse_time(end, "--to") if end else None
     if lo and hi and hi <= lo:
         raise InvalidInput(f"--to ({end}) must be after --from ({start})")
     if lo:
