@@ -17,6 +17,7 @@ import pytest
 
 from threadline.api.app import OPEN_ROUTES, api_routes, check_routes, create_app
 from threadline.api.deps import Viewer
+from threadline.api.pages.common import PageRoute
 from threadline.config import Settings
 from threadline.gs1.digital_link import to_dl_from_epc_urn
 from threadline.ingest.readings import MachineReading
@@ -282,12 +283,13 @@ MATRIX: dict[tuple[str, str], tuple[str, Callable[[World], Request]]] = {
 
 
 def _routes() -> set[tuple[str, str]]:
+    """The API's routes (the pages have a matrix of their own in tests/web)."""
     app = create_app(Settings(db="unused.db"))
     return {
         (method, route.path)
         for route in api_routes(app.routes)
         for method in route.methods
-        if method != "HEAD"
+        if method != "HEAD" and not (isinstance(route, PageRoute) and route.always_html)
     }
 
 

@@ -35,6 +35,7 @@ from starlette.staticfiles import StaticFiles
 from threadline.api import responses
 from threadline.api.deps import RoleGuard, Services, Viewer
 from threadline.api.middleware import AuditMiddleware
+from threadline.api.pages import ROUTERS as PAGE_ROUTERS
 from threadline.api.responses import JSONBody
 from threadline.api.routes import (
     audit,
@@ -66,7 +67,7 @@ log = logging.getLogger("threadline.api")
 
 INDEX_MIN_EDGES = 100_000
 # Routes that need no credentials: liveness, and the login that hands them out.
-OPEN_ROUTES = frozenset({"/health", "/auth/login"})
+OPEN_ROUTES = frozenset({"/health", "/auth/login", "/login"})
 
 
 def _load_index(services: Services) -> GraphIndex | None:
@@ -204,6 +205,8 @@ def create_app(settings: Settings, *, freeze_gc: bool = False) -> FastAPI:
         quality,
     ):
         app.include_router(module.router)
+    for page_router in PAGE_ROUTERS:
+        app.include_router(page_router)
     # The pages' stylesheet (and later their other assets), shipped inside the package.
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 

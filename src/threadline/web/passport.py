@@ -140,9 +140,9 @@ def _ref(key: str | None, base: str) -> Ref | None:
         return None
     try:
         href = passport_uri(key, base)
-    except InvalidInput:  # a stored key that no longer parses still shows, without a link
+    except InvalidInput:  # a stored key that no longer parses still has its passport
         href = None
-    return Ref(key, display_key(key), href)
+    return Ref(key, display_key(key), href or f"{base}/ui/passport?id={quote(key, safe='')}")
 
 
 def _quantity(value: float | None, uom: str | None) -> str:

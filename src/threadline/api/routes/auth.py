@@ -32,7 +32,7 @@ from threadline.api.responses import JSONBody
 from threadline.epcis.json_reader import utc_text
 from threadline.errors import TooManyRequests, Unauthenticated
 from threadline.store import audit
-from threadline.store.auth import check_login, close_session, open_session
+from threadline.store.auth import Principal, User, check_login, close_session, open_session
 
 router = APIRouter(prefix="/auth", tags=["auth"])
 
@@ -124,8 +124,22 @@ _LOGIN_BODY = {
 )
 async def login(request: Request, services: ServicesDep) -> Response:
     given = await _credentials(request)
+    user, secret, expires = await sign_in(request, services, given.name, given.password)
+    response = JSONBody({"name": user.name, "role": user.role.name, "expires": expires})
+    set_session_cookie(response, services, secret)
+    return response
+
+
+async def sign_in(
+    request: Request, services: Services, name: str, password: str
+) -> tuple[User, str, str]:
+    """Check a login (throttled and audited) and open a session: (user, secret, expires).
+
+    Raises :class:`TooManyRequests` while the name is locked for this address and
+    :class:`Unauthenticated` for a wrong name or password.
+    """
     address = client_address(request)
-    remaining = await run_in_threadpool(_remaining_lockout, services, given.name, address)
+    remaining = await run_in_threadpool(_remaining_lockout, services, name, address)
     if remaining > 0:
         await run_in_threadpool(
             audit_request,
@@ -133,17 +147,15 @@ async def login(request: Request, services: ServicesDep) -> Response:
             services,
             action="login",
             outcome="throttled",
-            actor=given.name,
-            target=given.name,
+            actor=name,
+            target=name,
         )
         wait = math.ceil(remaining)
         raise TooManyRequests(
             f"too many failed logins for this name from {address}; try again in {wait} s",
             retry_after=wait,
         )
-    user = await run_in_threadpool(
-        check_login, services.store, name=given.name, password=given.password
-    )
+    user = await run_in_threadpool(check_login, services.store, name=name, password=password)
     if user is None:
         await run_in_threadpool(
             audit_request,
@@ -151,8 +163,8 @@ async def login(request: Request, services: ServicesDep) -> Response:
             services,
             action="login",
             outcome="failed",
-            actor=given.name,
-            target=given.name,
+            actor=name,
+            target=name,
         )
         raise Unauthenticated("wrong name or password")
     hours = services.settings.session_hours
@@ -169,21 +181,23 @@ async def login(request: Request, services: ServicesDep) -> Response:
         role=user.role.name,
         target=user.name,
     )
-    response = JSONBody({"name": user.name, "role": user.role.name, "expires": expires})
+    return user, secret, expires
+
+
+def set_session_cookie(response: Response, services: Services, secret: str) -> None:
     response.set_cookie(
         SESSION_COOKIE,
         secret,
-        max_age=int(hours * 3600),
+        max_age=int(services.settings.session_hours * 3600),
         path="/",
         httponly=True,
         samesite="lax",
         secure=services.settings.cookie_secure,
     )
-    return response
 
 
-@router.post("/logout", summary="End the current session", status_code=204)
-def logout(request: Request, services: ServicesDep, caller: Viewer) -> Response:
+def end_session(request: Request, services: Services, caller: Principal) -> bool:
+    """Close the caller's session (if a session cookie is how they came), audited."""
     secret = request.cookies.get(SESSION_COOKIE)
     ended = caller.via == "session" and secret is not None and close_session(services.store, secret)
     audit_request(
@@ -194,6 +208,12 @@ def logout(request: Request, services: ServicesDep, caller: Viewer) -> Response:
         principal=caller,
         target=caller.name,
     )
+    return ended
+
+
+@router.post("/logout", summary="End the current session", status_code=204)
+def logout(request: Request, services: ServicesDep, caller: Viewer) -> Response:
+    end_session(request, services, caller)
     response = Response(status_code=204)
     response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="lax")
     return response

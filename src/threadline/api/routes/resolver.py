@@ -38,6 +38,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from threadline.api.deps import Services, ServicesDep, require
+from threadline.api.pages.common import BrowserRoute, local_base, render
 from threadline.config import Settings
 from threadline.errors import InvalidInput, NotFound, ThreadlineError
 from threadline.gs1.digital_link import parse_digital_link
@@ -45,9 +46,9 @@ from threadline.gs1.keys import canonical
 from threadline.labels.content import passport_uri
 from threadline.model.identifiers import Kind
 from threadline.store.auth import Principal, Role
-from threadline.web import build_passport, render_page
+from threadline.web import Passport, build_passport, render_page
 
-router = APIRouter(tags=["resolver"])
+router = APIRouter(tags=["resolver"], route_class=BrowserRoute)
 
 PublicViewer = Annotated[Principal, Depends(require(Role.viewer, public=True))]
 
@@ -212,10 +213,9 @@ def _static(request: Request) -> str:
     return f"{request.scope.get('root_path', '')}/static"
 
 
-def _passport_html(services: Services, key: str, base: str, static: str) -> str:
+def _passport(services: Services, key: str, base: str) -> Passport:
     with services.store.reader() as reader:
-        passport = build_passport(reader, key, base=base, index=services.index)
-    return render_page("passport.html", p=passport, static=static)
+        return build_passport(reader, key, base=base, index=services.index)
 
 
 def _known(services: Services, key: str) -> None:
@@ -265,7 +265,7 @@ async def resolve(
             if targets:
                 return RedirectResponse(targets[0]["href"], status_code=307)
             # An unknown link type falls back to the default link, the passport.
-        page = await run_in_threadpool(_passport_html, services, found, base, _static(request))
+        passport = await run_in_threadpool(_passport, services, found, local_base(request))
     except (InvalidInput, NotFound) as exc:
         if api is not None:
             raise
@@ -275,7 +275,7 @@ async def resolve(
     headers = {"Vary": "Accept"}
     if anchor:
         headers["Link"] = f'<{anchor}?linkType=all>; rel="linkset"; type="{LINKSET}"'
-    return HTMLResponse(page, headers=headers)
+    return render(request, "passport.html", _caller, headers=headers, p=passport)
 
 
 for _ai, (_name, _shape) in PRIMARY_KEYS.items():
