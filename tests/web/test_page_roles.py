@@ -24,7 +24,7 @@ from plantkit import H1, X1
 Request = tuple[str, dict[str, Any]]
 
 # Who may open a page is decided by the app, not the backend: SQLite suffices.
-pytestmark = pytest.mark.parametrize("world", ["sqlite"], indirect=True)
+SQLITE = pytest.mark.parametrize("world", ["sqlite"], indirect=True)
 
 PAGES: dict[tuple[str, str], tuple[str, Callable[[World], Request]]] = {
     ("POST", "/logout"): ("viewer", lambda w: ("/logout", {})),
@@ -47,6 +47,7 @@ def test_every_page_is_in_the_matrix() -> None:
     assert _page_routes() == set(PAGES)
 
 
+@SQLITE
 @pytest.mark.parametrize("route", sorted(PAGES), ids=lambda r: f"{r[0]} {r[1]}")
 @pytest.mark.parametrize("caller", ["nobody", *ROLES])
 def test_page_matrix(world: World, route: tuple[str, str], caller: str) -> None:
@@ -70,6 +71,7 @@ def test_page_matrix(world: World, route: tuple[str, str], caller: str) -> None:
         assert "Not allowed" in answer.text
 
 
+@SQLITE
 def test_login_page_signs_in_and_returns_to_the_page_asked_for(world: World) -> None:
     with world.anonymous() as person:
         asked = person.get("/ui/passport", params={"id": H1})
@@ -97,6 +99,7 @@ def test_login_page_signs_in_and_returns_to_the_page_asked_for(world: World) -> 
         assert person.get("/ui/passport", params={"id": H1}).status_code == 303
 
 
+@SQLITE
 def test_login_never_redirects_off_the_server(world: World) -> None:
     with world.anonymous() as person:
         for target in ("https://evil.example/", "//evil.example/x", "/\\evil.example"):
