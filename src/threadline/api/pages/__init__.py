@@ -6,8 +6,28 @@ the form token. The content of each page is built by :mod:`threadline.web`.
 
 from fastapi import APIRouter
 
-from threadline.api.pages import login, passport
+from threadline.api.pages import (
+    alerts,
+    dashboard,
+    equipment,
+    graph,
+    holds,
+    login,
+    passport,
+    recall,
+    search,
+)
 
-ROUTERS: tuple[APIRouter, ...] = (login.router, passport.router)
+ROUTERS: tuple[APIRouter, ...] = (
+    login.router,
+    dashboard.router,
+    search.router,
+    passport.router,
+    graph.router,
+    recall.router,
+    alerts.router,
+    holds.router,
+    equipment.router,
+)
 
 __all__ = ["ROUTERS"]
