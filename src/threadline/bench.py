@@ -27,6 +27,7 @@ from rich.console import Console
 from rich.progress import Progress
 
 from threadline.demo import build_demo
+from threadline.errors import InvalidInput
 from threadline.genealogy import recall, trace
 from threadline.genealogy.index import GraphIndex
 from threadline.service import import_document
@@ -41,7 +42,10 @@ BUDGETS = {
     "import_events_per_s": 25_000.0,
     "capture_events_per_s": 3_000.0,
     "mqtt_readings_per_s": 50_000.0,
+    "page_server_p95_ms": 100.0,
+    "graph_interactive_ms": 1000.0,
 }
+SECTIONS = ("trace", "import", "capture", "readings", "pages")
 CAPTURE_EVENTS = 20_000  # events POSTed by the durable-capture measurement
 CAPTURE_PER_REQUEST = 10  # events per EPCIS document in that measurement
 READINGS_BENCH = 200_000  # readings published by the MQTT ingestion measurement
@@ -219,6 +223,15 @@ def _readings_bench(workdir: Path, readings: int, console: Console) -> dict[str,
     return run_readings_bench(workdir, readings=readings)
 
 
+def _pages_bench(
+    path: Path, heats: list[str], boxes: list[str], console: Console
+) -> dict[str, Any]:
+    from threadline.bench_pages import run_pages_bench
+
+    console.print("page server times (and the graph in Chromium, when present) ...")
+    return run_pages_bench(str(path), heats=heats[:50], boxes=boxes[:50])
+
+
 def run_bench(
     *,
     scale: str,
@@ -229,8 +242,15 @@ def run_bench(
     capture_events: int = CAPTURE_EVENTS,
     postgres: str | None = None,
     readings: int = READINGS_BENCH,
+    only: frozenset[str] = frozenset(SECTIONS),
 ) -> dict[str, Any]:
-    """Build or reuse the plant, run every measurement, and return the report."""
+    """Build or reuse the plant, run the measurements of ``only`` (all by default), report."""
+    unknown = only - set(SECTIONS)
+    if unknown:
+        raise InvalidInput(
+            f"unknown benchmark section(s) {', '.join(sorted(unknown))}; "
+            f"choose from {', '.join(SECTIONS)}"
+        )
     workdir.mkdir(parents=True, exist_ok=True)
     path, plant = _plant_db(workdir, scale, seed, console)
     results: list[dict[str, Any]] = []
@@ -272,97 +292,105 @@ def run_bench(
             f"{counts['objects']:,} objects, {counts['edges']:,} edges; "
             f"{len(heats)} heat lots, {len(boxes)} shipped boxes sampled"
         )
-        with store.reader() as r:
-            heat_ids = [r.objects_by_key([h])[h].id for h in heats]
-            started = time.perf_counter()
-            index = GraphIndex.load(r)
-            index_load_s = time.perf_counter() - started
-        index_rss = _rss_mb()
-        # A long-running process (the server) freezes what it built at start-up, so the cyclic
-        # collector does not walk the libraries' objects again and again during requests.
-        gc.collect()
-        gc.freeze()
-
-        def forward(key: str) -> object:
+    index_load_s = index_rss = 0.0
+    sizes: list[int] = []
+    fwd: list[float] = []
+    bwd: list[float] = []
+    rec: list[float] = []
+    if "trace" in only:
+        with open_store(str(path)) as store:
             with store.reader() as r:
-                return trace(r, key, "forward", index=index)
+                heat_ids = [r.objects_by_key([h])[h].id for h in heats]
+                started = time.perf_counter()
+                index = GraphIndex.load(r)
+                index_load_s = time.perf_counter() - started
+            index_rss = _rss_mb()
+            # A long-running process (the server) freezes what it built at start-up, so the cyclic
+            # collector does not walk the libraries' objects again and again during requests.
+            gc.collect()
+            gc.freeze()
 
-        def forward_sql(key: str) -> object:
+            def forward(key: str) -> object:
+                with store.reader() as r:
+                    return trace(r, key, "forward", index=index)
+
+            def forward_sql(key: str) -> object:
+                with store.reader() as r:
+                    return trace(r, key, "forward")
+
+            def backward(key: str) -> object:
+                with store.reader() as r:
+                    return trace(r, key, "backward", index=index)
+
+            def scope(key: str) -> object:
+                with store.reader() as r:
+                    return recall(r, [key], index=index)
+
             with store.reader() as r:
-                return trace(r, key, "forward")
+                sizes = [len(trace(r, h, "forward", index=index).nodes) for h in heats]
+            _time_ms(forward, heats, min(20, repeat))  # warm caches
+            fwd = _time_ms(forward, heats, repeat)
+            fwd_sql = _time_ms(forward_sql, heats, max(20, repeat // 4))
+            bwd = _time_ms(backward, boxes, repeat) if boxes else []
+            rec = _time_ms(scope, heats, max(20, repeat // 2))
+        cte = _cte_baseline(path, heat_ids, repeat)
+        adjacency, load_s = _adjacency_baseline(path, heat_ids, repeat)
+        cte50, adj50 = statistics.median(cte), statistics.median(adjacency)
 
-        def backward(key: str) -> object:
-            with store.reader() as r:
-                return trace(r, key, "backward", index=index)
-
-        def scope(key: str) -> object:
-            with store.reader() as r:
-                return recall(r, [key], index=index)
-
-        with store.reader() as r:
-            sizes = [len(trace(r, h, "forward", index=index).nodes) for h in heats]
-        _time_ms(forward, heats, min(20, repeat))  # warm caches
-        fwd = _time_ms(forward, heats, repeat)
-        fwd_sql = _time_ms(forward_sql, heats, max(20, repeat // 4))
-        bwd = _time_ms(backward, boxes, repeat) if boxes else []
-        rec = _time_ms(scope, heats, max(20, repeat // 2))
-    cte = _cte_baseline(path, heat_ids, repeat)
-    adjacency, load_s = _adjacency_baseline(path, heat_ids, repeat)
-    cte50, adj50 = statistics.median(cte), statistics.median(adjacency)
-
-    add(
-        "forward trace p50 (heat lot)",
-        statistics.median(fwd),
-        "ms",
-        budget=BUDGETS["forward_trace_p50_ms"],
-        baseline=cte50,
-        baseline_name="recursive CTE p50",
-    )
-    add(
-        "forward trace p99 (heat lot)",
-        _percentile(fwd, 99),
-        "ms",
-        budget=BUDGETS["forward_trace_p99_ms"],
-        baseline=_percentile(cte, 99),
-        baseline_name="recursive CTE p99",
-    )
-    add(
-        "forward trace p50, SQL walk (CLI path)",
-        statistics.median(fwd_sql),
-        "ms",
-        baseline=cte50,
-        baseline_name="recursive CTE p50",
-    )
-    add(
-        "forward trace p50 vs in-memory walk",
-        statistics.median(fwd),
-        "ms",
-        baseline=adj50,
-        baseline_name=f"adjacency p50, {load_s:.1f} s to load",
-    )
-    if bwd:
-        add("backward trace p50 (shipped box)", statistics.median(bwd), "ms")
-        add("backward trace p99 (shipped box)", _percentile(bwd, 99), "ms")
-    add(
-        "recall scope p50 (heat lot)",
-        statistics.median(rec),
-        "ms",
-        budget=BUDGETS["recall_p50_ms"],
-        baseline=cte50,
-        baseline_name="recursive CTE p50",
-    )
-    add("recall scope p99 (heat lot)", _percentile(rec, 99), "ms")
-    imported = _import_bench(workdir, plant, console)
-    add(
-        "bulk import (validated, projections)",
-        imported["events_per_s"],
-        "events/s",
-        budget=BUDGETS["import_events_per_s"],
-        baseline=imported["raw_rows_per_s"],
-        baseline_name="raw SQLite insert",
-        higher_is_better=True,
-    )
-    captures = _capture_bench(capture_events, postgres, console)
+        add(
+            "forward trace p50 (heat lot)",
+            statistics.median(fwd),
+            "ms",
+            budget=BUDGETS["forward_trace_p50_ms"],
+            baseline=cte50,
+            baseline_name="recursive CTE p50",
+        )
+        add(
+            "forward trace p99 (heat lot)",
+            _percentile(fwd, 99),
+            "ms",
+            budget=BUDGETS["forward_trace_p99_ms"],
+            baseline=_percentile(cte, 99),
+            baseline_name="recursive CTE p99",
+        )
+        add(
+            "forward trace p50, SQL walk (CLI path)",
+            statistics.median(fwd_sql),
+            "ms",
+            baseline=cte50,
+            baseline_name="recursive CTE p50",
+        )
+        add(
+            "forward trace p50 vs in-memory walk",
+            statistics.median(fwd),
+            "ms",
+            baseline=adj50,
+            baseline_name=f"adjacency p50, {load_s:.1f} s to load",
+        )
+        if bwd:
+            add("backward trace p50 (shipped box)", statistics.median(bwd), "ms")
+            add("backward trace p99 (shipped box)", _percentile(bwd, 99), "ms")
+        add(
+            "recall scope p50 (heat lot)",
+            statistics.median(rec),
+            "ms",
+            budget=BUDGETS["recall_p50_ms"],
+            baseline=cte50,
+            baseline_name="recursive CTE p50",
+        )
+        add("recall scope p99 (heat lot)", _percentile(rec, 99), "ms")
+    imported = _import_bench(workdir, plant, console) if "import" in only else None
+    if imported:
+        add(
+            "bulk import (validated, projections)",
+            imported["events_per_s"],
+            "events/s",
+            budget=BUDGETS["import_events_per_s"],
+            baseline=imported["raw_rows_per_s"],
+            baseline_name="raw SQLite insert",
+            higher_is_better=True,
+        )
+    captures = _capture_bench(capture_events, postgres, console) if "capture" in only else {}
     for measured in captures.values():
         per, engine = measured["events_per_request"], measured["engine"]
         add(
@@ -375,22 +403,50 @@ def run_bench(
             baseline_name="one commit per event",
             higher_is_better=True,
         )
-    ingest = _readings_bench(workdir, readings, console)
-    for run, budget in (("batched", BUDGETS["mqtt_readings_per_s"]), ("single", None)):
-        measured = ingest[run]
-        per = measured["per_message"]
-        add(
-            f"readings into storage ({ingest['mode']}), {per} reading"
-            f"{'s' if per > 1 else ''}/message",
-            measured["readings_per_s"],
-            "readings/s",
-            budget=budget,
-            baseline=ingest["raw_rows_per_s"],
-            baseline_name="raw executemany into readings",
-            higher_is_better=True,
-        )
-    add("genealogy index load", index_load_s, "s")
-    add("peak RSS after index load", index_rss, "MB")
+    ingest = _readings_bench(workdir, readings, console) if "readings" in only else None
+    if ingest:
+        for run, budget in (("batched", BUDGETS["mqtt_readings_per_s"]), ("single", None)):
+            measured = ingest[run]
+            per = measured["per_message"]
+            add(
+                f"readings into storage ({ingest['mode']}), {per} reading"
+                f"{'s' if per > 1 else ''}/message",
+                measured["readings_per_s"],
+                "readings/s",
+                budget=budget,
+                baseline=ingest["raw_rows_per_s"],
+                baseline_name="raw executemany into readings",
+                higher_is_better=True,
+            )
+    pages = _pages_bench(path, heats, boxes, console) if "pages" in only else None
+    if pages:
+        health = pages["pages"].pop("health (baseline)")["server_p95_ms"]
+        for name, timed in pages["pages"].items():
+            if timed["server_p95_ms"] is None:
+                continue
+            add(
+                f"page server time p95: {name}"
+                + (f" ({timed['failed']} failed)" if timed["failed"] else ""),
+                timed["server_p95_ms"],
+                "ms",
+                budget=BUDGETS["page_server_p95_ms"],
+                baseline=health,
+                baseline_name="/health p95",
+            )
+        graph = pages["graph_in_browser"]
+        if graph:
+            add(
+                f"graph of a heat lot ({graph['descendants']:,} descendants) interactive in "
+                "Chromium, slowest of 5",
+                graph["interactive_ms_max"],
+                "ms",
+                budget=BUDGETS["graph_interactive_ms"],
+                baseline=graph["login_page_interactive_ms_max"],
+                baseline_name="login page, slowest of 5",
+            )
+    if "trace" in only:
+        add("genealogy index load", index_load_s, "s")
+        add("peak RSS after index load", index_rss, "MB")
     add("peak RSS of this process", _rss_mb(), "MB")
     return {
         "scale": scale,
@@ -408,6 +464,7 @@ def run_bench(
         "import": imported,
         "capture": captures,
         "readings": ingest,
+        "pages": pages,
         "results": results,
         "machine": (
             f"{platform.machine()} {os.cpu_count()} cores, Python {platform.python_version()}, "

@@ -595,11 +595,17 @@ def bench(
         str | None,
         typer.Option(help="Also measure durable capture on this PostgreSQL URL (it is written)."),
     ] = None,
+    only: Annotated[
+        str | None,
+        typer.Option(help="Comma-separated sections: trace, import, capture, readings, pages."),
+    ] = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Measure the performance budgets (trace, recall, bulk import, durable capture) against
-    baselines."""
-    from threadline.bench import run_bench
+    """Measure the performance budgets (trace, recall, bulk import, durable capture, readings,
+    page times) against baselines."""
+    from threadline.bench import SECTIONS, run_bench
+
+    sections = frozenset(s.strip() for s in only.split(",") if s.strip()) if only else None
 
     report = _run(
         lambda: run_bench(
@@ -610,6 +616,7 @@ def bench(
             console=err_console,
             capture_events=capture_events,
             postgres=postgres,
+            only=sections or frozenset(SECTIONS),
         )
     )
     if as_json:
