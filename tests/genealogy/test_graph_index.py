@@ -13,7 +13,7 @@ from threadline.genealogy.index import GraphIndex
 from threadline.gs1.keys import canonical_key as k
 from threadline.store import Store
 
-from plantkit import C1, H1, H2, P1, X1, X3, document, pack, small_plant
+from plantkit import C1, H1, H2, P1, X1, X3, document, pack, receive, small_plant
 
 
 def load(store: Store, events: list[dict[str, Any]]) -> None:
@@ -123,3 +123,18 @@ def test_serialised_items_count_one_piece_each(store: Store) -> None:
         items = {c.id: {(i.id, i.quantity) for i in c.items} for c in scope.customers}
         assert items == {k(C1): {(k(s1), 1.0), (k(s2), 1.0)}}
         assert [(s.id, s.quantity) for s in scope.in_stock] == [(k(kept), 1.0)]
+
+
+def test_an_object_received_after_the_index_loaded_has_its_recall_scope(store: Store) -> None:
+    events, _ = small_plant()
+    load(store, events)
+    with store.reader() as r:
+        index = GraphIndex.load(r)
+    fresh = "urn:epc:class:lgtin:4098765.012345.NEW-1"
+    load(store, [receive(95, fresh, 250)])  # no genealogy link yet: the index has not seen it
+    ids = [fresh, H1]
+    assert answers(store, ids, index) == answers(store, ids, None)
+    with store.reader() as r:
+        scope = recall(r, [fresh], index=index)
+    assert [s["id"] for s in scope.suspects] == [k(fresh)]
+    assert [e.id for e in scope.in_stock] == [k(fresh)]

@@ -84,10 +84,18 @@ class _Texts:
         self.tags.append(np.array([codes[t] for t in tags] or [0] * len(ids), dtype=np.int8))
 
     def tags_of(self, ids: I64) -> list[str]:
-        """The tag (object kind) of each id; all ids must be known and one chunk packed."""
-        at = np.searchsorted(self.ids[0], ids)
+        """The tag (object kind) of each id ("" where unknown)."""
         names = self.tag_names
-        return [names[c] for c in self.tags[0][at].tolist()]
+        if len(self.ids) == 1 and ids.shape[0]:
+            at = np.minimum(np.searchsorted(self.ids[0], ids), self.ids[0].shape[0] - 1)
+            if bool((self.ids[0][at] == ids).all()):
+                return [names[c] for c in self.tags[0][at].tolist()]
+        out = [""] * ids.shape[0]
+        for chunk_ids, tags in zip(self.ids, self.tags, strict=True):
+            at = np.minimum(np.searchsorted(chunk_ids, ids), chunk_ids.shape[0] - 1)
+            for i in np.flatnonzero(chunk_ids[at] == ids).tolist():
+                out[i] = names[int(tags[at[i]])]
+        return out
 
     def compact(self) -> None:
         """Join all chunks into one (fewer searches per lookup)."""
@@ -632,7 +640,11 @@ class GraphIndex:
         return out
 
     def objects_by_id(self, ids: Iterable[int]) -> dict[int, ObjectRow]:
-        """Key and kind of each object (``product`` and ``gcp_length`` are not kept here)."""
+        """Key and kind of each object (``product`` and ``gcp_length`` are not kept here).
+
+        An object stored after the index last caught up (a lot just received, with no
+        genealogy link yet) is not in the answer; callers ask the store for those.
+        """
         wanted = sorted(set(ids))
         keys = self.keys.lookup(wanted)
         kinds = self.keys.tags_of(np.asarray(wanted, dtype=np.int64))

@@ -122,6 +122,15 @@ class _Graph(Protocol):
     ) -> dict[int, list[tuple[float | None, str | None]]]: ...
 
 
+def _objects(graph: _Graph, reader: Reader, ids: set[int]) -> dict[int, ObjectRow]:
+    """Key and kind of ``ids`` from ``graph``, and from the store for any it does not know yet."""
+    found = graph.objects_by_id(ids)
+    missing = ids - found.keys()
+    if missing and isinstance(graph, GraphIndex):
+        found.update(reader.objects_by_id(missing))
+    return found
+
+
 class _SQLGraph:
     """The store as a :class:`_Graph`."""
 
@@ -212,7 +221,7 @@ def recall(
     graph: _Graph = _SQLGraph(reader) if index is None else index
     depth, shipped = _walk(reader, index, [s.id for s in suspects])
     affected = set(depth)
-    objects = graph.objects_by_id(affected)
+    objects = _objects(graph, reader, affected)
     scope = RecallScope(suspects=[{"id": s.key, "kind": s.kind} for s in suspects])
     statuses = reader.statuses(list(affected))
     for oid in sorted(affected, key=lambda o: (depth[o], objects[o].key)):
@@ -330,8 +339,11 @@ def _in_stock(
 
     out: list[StockEntry] = []
     holding = graph.material_inside(sources=list(affected), into=list(suspects), exclude=affected)
-    container_keys = graph.objects_by_id(
-        {s.container for s in chain_status.values() if s and s.container is not None} | set(holding)
+    container_keys = _objects(
+        graph,
+        reader,
+        {s.container for s in chain_status.values() if s and s.container is not None}
+        | set(holding),
     )
     for oid in sorted(affected, key=lambda o: objects[o].key):
         st = statuses.get(oid)
