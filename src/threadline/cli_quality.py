@@ -1,5 +1,10 @@
 """Quality commands: ``specs set|list``, ``alerts``, ``hold``, ``release``, ``holds``.
 
+``threadline alerts`` lists (and ``--ack``s) alerts; its subcommands ``subscribe URL``,
+``subscriptions``, ``deliveries ID`` and ``unsubscribe ID`` manage the webhook subscribers
+that each new alert is POSTed to (delivered by the server and the ingesters, see
+:mod:`threadline.ingest.alert_webhooks`).
+
 Registered on the main ``threadline`` app by :mod:`threadline.cli` (imported at its end). The
 CLI acts with the rights of whoever can open the database; the actor recorded in the audit log
 is ``--user`` (default: the login name).
@@ -17,9 +22,15 @@ from threadline.cli import DbOption, JsonOption, _print_json, _run, _store, app,
 from threadline.quality import alerts as alerts_mod
 from threadline.quality import holds as holds_mod
 from threadline.quality import specs as specs_mod
+from threadline.store.subscriptions import AlertSubscription
 
 specs_app = typer.Typer(help="Specification limits (LSL, USL, target).", no_args_is_help=True)
 app.add_typer(specs_app, name="specs")
+alerts_app = typer.Typer(
+    help="Alerts raised (newest first); --ack ID acknowledges one. Subcommands manage the "
+    "webhook subscribers alerts are POSTed to."
+)
+app.add_typer(alerts_app, name="alerts")
 
 UserOption = Annotated[
     str | None, typer.Option("--user", help="Who acts (audit log); default: the login name.")
@@ -105,8 +116,9 @@ def specs_list(
     console.print(table)
 
 
-@app.command("alerts")
+@alerts_app.callback(invoke_without_command=True)
 def alerts_list(
+    ctx: typer.Context,
     unacked: Annotated[bool, typer.Option("--unacked", help="Only unacknowledged.")] = False,
     limit: Annotated[int, typer.Option("--limit", min=1)] = 100,
     ack: Annotated[int | None, typer.Option("--ack", help="Acknowledge alert ID.")] = None,
@@ -115,6 +127,8 @@ def alerts_list(
     as_json: JsonOption = False,
 ) -> None:
     """Alerts raised (newest first); --ack ID acknowledges one."""
+    if ctx.invoked_subcommand is not None:
+        return
     with _store(db, as_json=as_json) as store:
         if ack is not None:
             done = _run(
@@ -133,6 +147,125 @@ def alerts_list(
     for a in found:
         table.add_row(str(a.id), a.time, a.kind, a.message, a.acked_by or "")
     console.print(table)
+
+
+def _filters(sub: AlertSubscription) -> str:
+    given = [
+        f"{name}={value}"
+        for name, value in (("kind", sub.kind), ("equipment", sub.equipment),
+                            ("parameter", sub.parameter), ("site", sub.site))
+        if value is not None
+    ]  # fmt: skip
+    return ", ".join(given) or "all alerts"
+
+
+@alerts_app.command("subscribe")
+def alerts_subscribe(
+    dest: Annotated[str, typer.Argument(help="http(s) URL each new alert is POSTed to.")],
+    secret: Annotated[
+        str | None,
+        typer.Option(
+            "--secret",
+            envvar="THREADLINE_ALERT_SECRET",
+            help="Key of the GS1-Signature HMAC-SHA256 header (or $THREADLINE_ALERT_SECRET).",
+            show_default=False,
+        ),
+    ] = None,
+    kind: Annotated[
+        str | None, typer.Option("--kind", help="Only out_of_spec or held_material alerts.")
+    ] = None,
+    equipment: Annotated[
+        str | None, typer.Option("--equipment", help="Only alerts of this machine.")
+    ] = None,
+    parameter: Annotated[
+        str | None, typer.Option("--parameter", help="Only alerts on this parameter.")
+    ] = None,
+    site: Annotated[str | None, typer.Option("--site", help="Only alerts of this site.")] = None,
+    user: UserOption = None,
+    db: DbOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """POST each alert raised from now on (passing every filter given) to DEST."""
+    with _store(db, as_json=as_json) as store:
+        sub = _run(
+            lambda: alerts_mod.subscribe(
+                store, dest, secret=secret, kind=kind, equipment=equipment, parameter=parameter,
+                site=site, user=_user(user),
+            ),
+            as_json=as_json,
+        )  # fmt: skip
+    if as_json:
+        _print_json(sub.to_dict())
+    else:
+        signed = "signed" if sub.secret else "unsigned"
+        console.print(
+            f"alert subscription {sub.id}: {sub.dest} ({_filters(sub)}; {signed})",
+            highlight=False,
+            soft_wrap=True,
+        )
+
+
+@alerts_app.command("subscriptions")
+def alerts_subscriptions(db: DbOption = None, as_json: JsonOption = False) -> None:
+    """Webhook subscribers of alerts, with what waits for them and how delivery goes."""
+    with _store(db, as_json=as_json) as store:
+        found = _run(lambda: alerts_mod.alert_subscriptions(store), as_json=as_json)
+    if as_json:
+        _print_json([s.to_dict() for s in found])
+        return
+    table = Table(title="Alert subscriptions")
+    for col in ("id", "dest", "filters", "signed", "pending", "delivered", "failures", "error"):
+        table.add_column(col, overflow="fold")  # ids and URLs wrap whole, never cut short
+    for s in found:
+        table.add_row(
+            s.id, s.dest, _filters(s), "yes" if s.secret else "no", str(s.pending or 0),
+            s.last_delivered_at or "", str(s.failures or ""), s.last_error or "",
+        )  # fmt: skip
+    console.print(table)
+
+
+@alerts_app.command("deliveries")
+def alerts_deliveries(
+    subscription: Annotated[str, typer.Argument(help="The subscription's id.")],
+    limit: Annotated[int, typer.Option("--limit", min=1)] = 50,
+    db: DbOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """The delivery record of one subscription, newest alert first."""
+    with _store(db, as_json=as_json) as store:
+        found = _run(
+            lambda: alerts_mod.alert_deliveries(store, subscription, limit=limit),
+            as_json=as_json,
+        )
+    if as_json:
+        _print_json([d.to_dict() for d in found])
+        return
+    table = Table("alert", "queued", "attempts", "status", "delivered", "error")
+    for d in found:
+        table.add_row(
+            str(d.alert), d.queued_at, str(d.attempts), "" if d.status is None else str(d.status),
+            d.delivered_at or "", d.last_error or "",
+        )  # fmt: skip
+    console.print(table)
+
+
+@alerts_app.command("unsubscribe")
+def alerts_unsubscribe(
+    subscription: Annotated[str, typer.Argument(help="The subscription's id.")],
+    user: UserOption = None,
+    db: DbOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """End a webhook subscription (alerts still waiting for it are dropped)."""
+    with _store(db, as_json=as_json) as store:
+        gone = _run(
+            lambda: alerts_mod.unsubscribe(store, subscription, user=_user(user)),
+            as_json=as_json,
+        )
+    if as_json:
+        _print_json(gone.to_dict())
+    else:
+        console.print(f"alert subscription {gone.id} ({gone.dest}) ended", highlight=False)
 
 
 @app.command("hold")

@@ -31,12 +31,14 @@ everything from its watermark, so nothing is skipped. ``lastError`` and ``failur
 Threads: commits only drop a note on the delivery worker's queue (the writer never waits for a
 receiver); one worker thread posts, one scheduler thread times the scheduled subscriptions.
 Proxies from the environment are not used for deliveries.
+
+The service's :func:`start_webhooks` also starts the delivery of *alert* subscriptions
+(``/alerts/subscriptions``), signed the same way; how and by which processes alerts are
+delivered is in :mod:`threadline.ingest.alert_webhooks`.
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import logging
 import queue
 import threading
@@ -55,6 +57,7 @@ from threadline.config import Settings
 from threadline.epcis.forms import IdentifierForm
 from threadline.epcis.query_params import EventQuery, PageToken, parse_query
 from threadline.errors import DocumentError, InvalidInput
+from threadline.ingest.alert_webhooks import AlertWebhookDispatcher, sign
 from threadline.service import query_document, render_rows
 from threadline.store.auth import now_text, transaction
 from threadline.store.base import Store
@@ -106,11 +109,6 @@ class SubscriptionControlsError(InvalidInput):
         data = super().to_dict()
         data["field"] = self.field
         return data
-
-
-def sign(body: bytes, secret: str) -> str:
-    """The ``GS1-Signature`` of ``body``: ``sha256=`` + hex HMAC-SHA256 keyed by ``secret``."""
-    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
 
 
 def check_dest(dest: str) -> str:
@@ -314,6 +312,8 @@ class WebhookDispatcher:
         self._closed = False
         self._worker = threading.Thread(target=self._work, name="threadline-webhooks", daemon=True)
         self._scheduler = _Scheduler(self)
+        # Alert subscriptions, delivered alongside (closed with this dispatcher).
+        self.alerts: AlertWebhookDispatcher | None = None
 
     # -- control (any thread) ---------------------------------------------------------------------
     def start(self) -> None:
@@ -338,6 +338,8 @@ class WebhookDispatcher:
         if self._closed:
             return
         self._closed = True
+        if self.alerts is not None:
+            self.alerts.close()
         self._scheduler.stop()
         self._queue.put(None)
         if self._worker.is_alive():
@@ -626,7 +628,10 @@ class _Scheduler:
 def start_webhooks(
     store: Store, committer: GroupCommitter, settings: Settings
 ) -> WebhookDispatcher:
-    """The service's dispatcher: told of every commit, writing through the group committer."""
+    """The service's dispatcher: told of every commit, writing through the group committer.
+
+    It also starts (and will close) the delivery of alert subscriptions, as :attr:`alerts`.
+    """
 
     def write(fn: Callable[[Any], None]) -> None:
         committer.append([], also=lambda cursor, _result: fn(cursor))
@@ -640,4 +645,7 @@ def start_webhooks(
     )
     committer.add_listener(dispatcher.committed)
     dispatcher.start()
+    dispatcher.alerts = AlertWebhookDispatcher(
+        store, timeout=settings.webhook_timeout, backoff=settings.webhook_backoff
+    ).start()
     return dispatcher

@@ -265,6 +265,36 @@ MATRIX: dict[tuple[str, str], tuple[str, Callable[[World], Request]]] = {
     ),
     ("GET", "/alerts"): ("viewer", lambda w: ("/alerts", {})),
     ("POST", "/alerts/{alert_id}/ack"): ("quality", lambda w: (f"/alerts/{_new_alert(w)}/ack", {})),
+    ("POST", "/alerts/subscriptions"): (
+        "quality",
+        lambda w: ("/alerts/subscriptions", {"json": {"dest": "http://127.0.0.1:9/hook"}}),
+    ),
+    ("GET", "/alerts/subscriptions"): ("viewer", lambda w: ("/alerts/subscriptions", {})),
+    ("GET", "/alerts/subscriptions/{subscription_id}"): (
+        "viewer",
+        lambda w: (
+            "/alerts/subscriptions/"
+            + subscriptions.create_alert_subscription(w.store, "http://127.0.0.1:9/hook").id,
+            {},
+        ),
+    ),
+    ("GET", "/alerts/subscriptions/{subscription_id}/deliveries"): (
+        "viewer",
+        lambda w: (
+            "/alerts/subscriptions/"
+            + subscriptions.create_alert_subscription(w.store, "http://127.0.0.1:9/hook").id
+            + "/deliveries",
+            {},
+        ),
+    ),
+    ("DELETE", "/alerts/subscriptions/{subscription_id}"): (
+        "quality",
+        lambda w: (
+            "/alerts/subscriptions/"
+            + subscriptions.create_alert_subscription(w.store, "http://127.0.0.1:9/hook").id,
+            {},
+        ),
+    ),
     ("GET", "/holds"): ("viewer", lambda w: ("/holds", {"params": {"object": H1}})),
     ("POST", "/holds"): (
         "quality",

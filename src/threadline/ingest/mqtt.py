@@ -41,7 +41,13 @@ import orjson
 
 from threadline.epcis.json_reader import _namespaces, iter_json_document, parse_event
 from threadline.errors import DocumentError, InvalidInput, ThreadlineError
-from threadline.ingest.readings import MQTT_SOURCE, ReadingsListener, parse_readings_payload
+from threadline.ingest.alert_webhooks import AlertWebhookDispatcher, start_alert_delivery
+from threadline.ingest.readings import (
+    MQTT_SOURCE,
+    READINGS_LISTENERS,
+    ReadingsListener,
+    parse_readings_payload,
+)
 from threadline.ingest.scans import scan_time
 from threadline.ingest.sources import BatchQueue, BatchWriter, Item, ScanRequest, now_text
 from threadline.model.events import AnyEvent
@@ -240,7 +246,9 @@ class MqttIngester:
     writes batches until :meth:`stop`; :meth:`close` disconnects. Use it as a context manager
     around ``start``/``close``. ``listeners`` hear each committed batch of readings (besides
     :data:`~threadline.ingest.readings.READINGS_LISTENERS`); ``on_batch`` is told of each batch
-    once it is committed and acknowledged.
+    once it is committed and acknowledged. When an alert checker is among the listeners at
+    :meth:`start`, the ingester also delivers alert webhooks until :meth:`close`
+    (:mod:`threadline.ingest.alert_webhooks`).
     """
 
     def __init__(
@@ -261,6 +269,7 @@ class MqttIngester:
         self.queue = BatchQueue()
         self.writer = BatchWriter(store, listeners=listeners, on_error=self._publish_error)
         self.on_batch = on_batch
+        self.alert_delivery: AlertWebhookDispatcher | None = None
         self._generation = 0
         self._connected = threading.Event()
         self._refused: str | None = None
@@ -309,6 +318,10 @@ class MqttIngester:
             self.client.loop_stop()
             why = self._refused or f"no answer within {self.options.connect_timeout:g} s"
             raise BrokerUnavailable(f"the MQTT broker at {where} refused the session: {why}")
+        if self.alert_delivery is None:
+            self.alert_delivery = start_alert_delivery(
+                self.store, (*READINGS_LISTENERS, *self.writer.listeners)
+            )
 
     def _on_connect(
         self, client: Any, _userdata: Any, _flags: Any, reason: Any, _properties: Any
@@ -386,6 +399,9 @@ class MqttIngester:
         self.stop()
         self.client.disconnect()
         self.client.loop_stop()
+        if self.alert_delivery is not None:
+            self.alert_delivery.close()
+            self.alert_delivery = None
 
     def __enter__(self) -> MqttIngester:
         self.start()

@@ -38,8 +38,10 @@ import orjson
 
 from threadline.epcis.json_reader import utc_text
 from threadline.errors import DocumentError, InvalidInput, ThreadlineError
+from threadline.ingest.alert_webhooks import AlertWebhookDispatcher, start_alert_delivery
 from threadline.ingest.readings import (
     OPCUA_SOURCE,
+    READINGS_LISTENERS,
     MachineReading,
     ReadingsListener,
     equipment_key,
@@ -222,7 +224,8 @@ class OpcUaIngester:
 
     Same life cycle as :class:`~threadline.ingest.mqtt.MqttIngester`: :meth:`start` (raises
     :class:`ServerUnavailable`), :meth:`run` until :meth:`stop`, then :meth:`close`. The OPC UA
-    client runs on its own thread with its own event loop and reconnects by itself.
+    client runs on its own thread with its own event loop and reconnects by itself. When an
+    alert checker listens at :meth:`start`, alert webhooks are delivered until :meth:`close`.
     """
 
     def __init__(
@@ -250,6 +253,7 @@ class OpcUaIngester:
         self._subscribed = threading.Event()
         self._failure: str | None = None
         self._thread: threading.Thread | None = None
+        self.alert_delivery: AlertWebhookDispatcher | None = None
 
     @property
     def stats(self) -> Any:
@@ -264,6 +268,10 @@ class OpcUaIngester:
             self.close()
             why = self._failure or f"no answer within {self.options.connect_timeout:g} s"
             raise ServerUnavailable(f"OPC UA server {self.options.endpoint}: {why}")
+        if self.alert_delivery is None:
+            self.alert_delivery = start_alert_delivery(
+                self.store, (*READINGS_LISTENERS, *self.writer.listeners)
+            )
 
     def _client_thread(self) -> None:
         asyncio.run(self._client_loop())
@@ -327,6 +335,9 @@ class OpcUaIngester:
         # One attempt per batch (stopping is set): a store that is down loses them either way.
         while len(self.queue) and self.step():
             pass
+        if self.alert_delivery is not None:
+            self.alert_delivery.close()  # what it had not sent stays queued for the next one
+            self.alert_delivery = None
 
     def __enter__(self) -> OpcUaIngester:
         self.start()

@@ -10,36 +10,58 @@ with the readings of the events it has just committed (EPCIS ``sensorElementList
 Raising is idempotent: an alert's ``dedup`` key is (spec, equipment, parameter, time, source),
 so a redelivered batch, checked again, neither stores nor publishes a second alert. A value on
 a limit is inside.
+
+Webhook subscribers (:func:`subscribe`): in the same transaction that stores a new alert, one
+row per matching subscription goes into the ``alert_deliveries`` outbox, so an alert that is
+stored is queued for every subscriber, whichever process raised it, and a crash cannot keep
+one without the other. Posting them is the job of
+:class:`threadline.ingest.alert_webhooks.AlertWebhookDispatcher` (in the server and in the
+ingesters); raising never waits for a receiver. Subscriptions are created and removed with an
+audit entry.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol
+from urllib.parse import urlsplit
 
 import orjson
 
-from threadline.errors import NotFound
+from threadline.epcis.sensors import measurement_word
+from threadline.errors import InvalidInput, NotFound
+from threadline.gs1.keys import canonical
 from threadline.quality.specs import breach
+from threadline.store import audit
 from threadline.store import quality as rows
+from threadline.store import subscriptions as hooks
 from threadline.store.auth import now_text, transaction
 from threadline.store.base import Store
 
 __all__ = [
     "ALERTS_TOPIC",
+    "ALERT_KINDS",
     "AlertChecker",
     "CheckedReading",
     "Publish",
     "acknowledge",
+    "alert_deliveries",
     "alert_message",
+    "alert_subscription",
+    "alert_subscriptions",
     "list_alerts",
+    "on_deliveries_queued",
+    "subscribe",
+    "subscription_matches",
+    "unsubscribe",
 ]
 
 log = logging.getLogger("threadline.quality")
 
 ALERTS_TOPIC = "threadline/{site}/alerts"
 DEFAULT_SITE = "default"
+ALERT_KINDS = ("out_of_spec", "held_material")
 
 Publish = Callable[[str, bytes], None]
 """Sends one message: ``publish(topic, payload)`` (QoS 1 where the transport has QoS)."""
@@ -75,13 +97,17 @@ def _site(reading: Any) -> str:
     return DEFAULT_SITE
 
 
-def _matches(spec: rows.SpecRow, equipment: str | None) -> bool:
-    if not spec.equipment:
+def _same_equipment(wanted: str | None, equipment: str | None) -> bool:
+    if not wanted:
         return True
     if equipment is None:
         return False
     # A bare machine name (CH-07) also names the SGLN whose extension it is, as in `readings`.
-    return equipment == spec.equipment or equipment.endswith(f"/254/{spec.equipment}")
+    return equipment == wanted or equipment.endswith(f"/254/{wanted}")
+
+
+def _matches(spec: rows.SpecRow, equipment: str | None) -> bool:
+    return _same_equipment(spec.equipment, equipment)
 
 
 def alert_message(alert: dict[str, Any]) -> bytes:
@@ -158,6 +184,7 @@ class AlertChecker:
         if not alerts:
             return []
         fresh: list[dict[str, Any]] = []
+        queued = 0
         now = now_text()
         with transaction(store, write=True) as cursor:
             for alert in alerts:
@@ -166,7 +193,11 @@ class AlertChecker:
                 if new_id is not None:
                     alert["id"] = new_id
                     fresh.append(alert)
+            if fresh:
+                queued = _queue_deliveries(store, cursor, fresh, now)
         self.raised += len(fresh)
+        if queued:
+            _deliveries_queued(store)
         for alert in fresh:
             log.warning("alert %s: %s", alert["id"], alert["message"])
             if self.publish is not None:
@@ -191,3 +222,177 @@ def acknowledge(store: Store, alert_id: int, *, user: str | None) -> rows.AlertR
     if found is None:
         raise NotFound(f"no alert {alert_id}")
     return found
+
+
+# -- webhook subscriptions -----------------------------------------------------------------------
+
+DeliveryWaker = Callable[[Store], None]
+_WAKERS: list[DeliveryWaker] = []
+
+
+def on_deliveries_queued(waker: DeliveryWaker) -> Callable[[], None]:
+    """Call ``waker(store)`` after each commit that queued alert deliveries in this process.
+
+    Returns the function that stops it. A delivery loop uses it to post at once instead of at
+    its next poll; ``waker`` must return at once.
+    """
+    _WAKERS.append(waker)
+
+    def remove() -> None:
+        if waker in _WAKERS:
+            _WAKERS.remove(waker)
+
+    return remove
+
+
+def _deliveries_queued(store: Store) -> None:
+    for waker in tuple(_WAKERS):
+        try:
+            waker(store)
+        except Exception:  # the alerts are stored and queued; a poll will find them
+            log.exception("alert delivery waker %r failed", waker)
+
+
+def subscription_matches(sub: hooks.AlertSubscription, alert: Mapping[str, Any]) -> bool:
+    """Whether ``alert`` passes the filters of ``sub`` (an unset filter passes everything).
+
+    ``equipment`` matches as a spec's does: the same key, or the SGLN whose extension it is.
+    """
+    if sub.kind is not None and alert.get("kind") != sub.kind:
+        return False
+    if sub.parameter is not None and alert.get("parameter") != sub.parameter:
+        return False
+    if sub.site is not None and (alert.get("site") or DEFAULT_SITE) != sub.site:
+        return False
+    return sub.equipment is None or _same_equipment(sub.equipment, alert.get("equipment"))
+
+
+def _queue_deliveries(store: Store, cursor: Any, fresh: list[dict[str, Any]], now: str) -> int:
+    subs = hooks.alert_subscription_filters(store, cursor)
+    if not subs:
+        return 0
+    pairs = [(s.id, int(a["id"])) for a in fresh for s in subs if subscription_matches(s, a)]
+    if pairs:
+        hooks.queue_alert_deliveries(store, cursor, pairs, queued_at=now)
+    return len(pairs)
+
+
+def _dest(dest: str) -> str:
+    text = (dest or "").strip()
+    if any(ord(c) < 33 or ord(c) == 127 for c in text):
+        raise InvalidInput(f"dest: {dest!r} holds a space or a control character")
+    try:
+        parts = urlsplit(text)
+        host = parts.hostname
+    except ValueError:
+        host = None
+    if not host or parts.scheme.lower() not in ("http", "https"):
+        raise InvalidInput(f"dest: {dest!r} is not an http:// or https:// URL")
+    return text
+
+
+def _filter(name: str, value: str | None) -> str | None:
+    if value is None:
+        return None
+    text = value.strip()
+    if not text:
+        raise InvalidInput(f"{name}: give a value or leave it out (out: any {name})")
+    if "\x00" in text:
+        raise InvalidInput(f"{name}: {value!r} holds a NUL character")
+    return text
+
+
+def subscribe(
+    store: Store,
+    dest: str,
+    *,
+    secret: str | None = None,
+    kind: str | None = None,
+    equipment: str | None = None,
+    parameter: str | None = None,
+    site: str | None = None,
+    user: str | None = None,
+    role: str | None = None,
+    address: str | None = None,
+    request_id: str | None = None,
+) -> hooks.AlertSubscription:
+    """Subscribe ``dest`` to the alerts raised from now on that pass the filters (audited).
+
+    ``equipment`` is any identifier form (stored as its canonical key), ``parameter`` a
+    measurement word as in specs, ``kind`` one of :data:`ALERT_KINDS`. ``secret`` signs each
+    delivery (``GS1-Signature``) and is never shown again. ``role``, ``address`` and
+    ``request_id`` go into the audit entry.
+    """
+    url = _dest(dest)
+    if secret is not None and not secret:
+        raise InvalidInput("secret: give a non-empty secret, or none for unsigned deliveries")
+    if secret is not None and "\x00" in secret:
+        raise InvalidInput("secret: a NUL character cannot be stored")
+    if kind is not None and kind not in ALERT_KINDS:
+        raise InvalidInput(f"kind: {kind!r} is not one of {', '.join(ALERT_KINDS)}")
+    wanted = _filter("equipment", equipment)
+    word = _filter("parameter", parameter)
+    place = _filter("site", site)
+    if place is not None and ("/" in place or "+" in place or "#" in place):
+        raise InvalidInput(f"site: {site!r} may not hold '/', '+' or '#' (it is a topic level)")
+    sub = hooks.AlertSubscription(
+        id=hooks.new_subscription_id(),
+        dest=url,
+        secret=secret,
+        kind=kind,
+        equipment=None if wanted is None else canonical(wanted).key,
+        parameter=None if word is None else measurement_word(word),
+        site=place,
+        created_by=user,
+        pending=0,
+    )
+    filters = ", ".join(
+        f"{k}={v}"
+        for k, v in (("kind", sub.kind), ("equipment", sub.equipment),
+                     ("parameter", sub.parameter), ("site", sub.site))
+        if v is not None
+    )  # fmt: skip
+    with transaction(store, write=True) as cursor:
+        hooks.insert_alert_subscription(store, cursor, sub)
+        audit.append(
+            store, cursor, action="alert-subscribe", outcome="ok", actor=user, role=role,
+            target=sub.id, address=address, request_id=request_id,
+            detail=f"{url} ({filters or 'all alerts'}{', signed' if secret else ''})",
+        )  # fmt: skip
+    return sub
+
+
+def unsubscribe(
+    store: Store,
+    sub_id: str,
+    *,
+    user: str | None = None,
+    role: str | None = None,
+    address: str | None = None,
+    request_id: str | None = None,
+) -> hooks.AlertSubscription:
+    """End a subscription and drop its delivery record (audited); NotFound when there is none.
+
+    Alerts still waiting for it are not delivered.
+    """
+    with transaction(store, write=True) as cursor:
+        gone = hooks.delete_alert_subscription(store, cursor, sub_id)
+        audit.append(
+            store, cursor, action="alert-unsubscribe", outcome="ok", actor=user, role=role,
+            target=sub_id, address=address, request_id=request_id, detail=gone.dest,
+        )  # fmt: skip
+    return gone
+
+
+def alert_subscriptions(store: Store) -> list[hooks.AlertSubscription]:
+    """Every alert subscription, oldest first, with how many alerts wait for it."""
+    return hooks.list_alert_subscriptions(store)
+
+
+def alert_subscription(store: Store, sub_id: str) -> hooks.AlertSubscription:
+    return hooks.get_alert_subscription(store, sub_id)
+
+
+def alert_deliveries(store: Store, sub_id: str, *, limit: int = 50) -> list[hooks.AlertDelivery]:
+    """The delivery record of one subscription, newest alert first."""
+    return hooks.list_alert_deliveries(store, sub_id, limit=limit)
