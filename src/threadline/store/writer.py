@@ -55,6 +55,8 @@ _UPSERT_STATUS = (
 _INSERT_EVENT_OBJECT = (
     "INSERT INTO event_objects (object, event, role) VALUES (?, ?, ?) ON CONFLICT DO NOTHING"
 )
+# The event_objects role linking an event to each entry of its bizTransactionList.
+BIZ_TRANSACTION = "biz_transaction"
 _INSERT_OBJECT = (
     "INSERT INTO objects (id, key, kind, product, gcp_length) VALUES (?, ?, ?, ?, ?) "
     "ON CONFLICT (key) DO NOTHING"
@@ -270,6 +272,8 @@ class Writer(Reader):
                 add_raw(party.id)
             for party in event.destinations:
                 add_raw(party.id)
+            for tx in event.biz_transactions:
+                add_raw(tx.id)
         idents: dict[str, Identifier] = {}
         key_of: dict[str, str] = {}
         for raw in raw_ids:
@@ -315,6 +319,11 @@ class Writer(Reader):
             keeps_ilmd = bool(event.ilmd) and (
                 event.action is _ADD or type(event) is TransformationEvent
             )
+            # Orders and other business transactions are objects too, linked to their events
+            # (role ``biz_transaction``): an order number is then found through the key index,
+            # and its passport lists its events. They carry no status and no genealogy.
+            for tx in event.biz_transactions:
+                add_index((oid_of[tx.id], row, BIZ_TRANSACTION))
             for oid, role in pairs:
                 add_index((oid, row, role.role))
                 fold(
