@@ -8,6 +8,7 @@ route without a row fails ``test_every_page_is_in_the_matrix``.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -16,19 +17,85 @@ import pytest
 from threadline.api.app import OPEN_ROUTES, api_routes, create_app
 from threadline.api.pages.common import PageRoute
 from threadline.config import Settings
+from threadline.ingest.readings import MachineReading
+from threadline.quality.alerts import AlertChecker
+from threadline.quality.holds import place_hold
+from threadline.quality.specs import set_spec
+from threadline.service import parse_events
 from threadline.store.auth import Role
 
 from livekit import PASSWORD, ROLES, World, world_fixture  # noqa: F401 (fixture)
-from plantkit import H1, X1
+from plantkit import FURNACE, H1, X1, receive
 
 Request = tuple[str, dict[str, Any]]
 
 # Who may open a page is decided by the app, not the backend: SQLite suffices.
 SQLITE = pytest.mark.parametrize("world", ["sqlite"], indirect=True)
 
+
+def _new_lot(world: World) -> str:
+    lot = f"urn:epc:class:lgtin:4098765.012345.P{uuid.uuid4().hex[:8]}"
+    world.store.append(list(parse_events([receive(30, lot, 1)], source="pages")))
+    return lot
+
+
+def _new_alert(world: World) -> int:
+    set_spec(world.store, parameter="page_force", usl=10)
+    reading = MachineReading(
+        f"M-{uuid.uuid4().hex[:8]}",
+        "page_force",
+        "2026-03-01T07:00:00Z",
+        11.0,
+        None,
+        None,
+        "mqtt",
+        None,
+    )
+    return int(AlertChecker().check(world.store, [reading])[0]["id"])
+
+
+def _new_hold(world: World) -> int:
+    return place_hold(world.store, _new_lot(world), reason="pages").id
+
+
+WINDOW = {"equipment": FURNACE, "from": "2026-03-01T07:00", "to": "2026-03-01T08:00"}
+
 PAGES: dict[tuple[str, str], tuple[str, Callable[[World], Request]]] = {
     ("POST", "/logout"): ("viewer", lambda w: ("/logout", {})),
+    ("GET", "/"): ("viewer", lambda w: ("/", {})),
+    ("GET", "/ui/search"): ("viewer", lambda w: ("/ui/search", {"params": {"q": "B1"}})),
     ("GET", "/ui/passport"): ("viewer", lambda w: ("/ui/passport", {"params": {"id": X1}})),
+    ("GET", "/ui/graph"): ("viewer", lambda w: ("/ui/graph", {"params": {"id": H1}})),
+    ("GET", "/ui/recall"): ("viewer", lambda w: ("/ui/recall", {})),
+    ("GET", "/ui/recall/scope"): (
+        "viewer",
+        lambda w: ("/ui/recall/scope", {"params": {"lot": "H1"}}),
+    ),
+    ("POST", "/ui/recall/holds"): (
+        "quality",
+        lambda w: ("/ui/recall/holds", {"data": {"ids": _new_lot(w), "reason": "recall"}}),
+    ),
+    **{
+        ("GET", f"/ui/recall/{name}"): (
+            "viewer",
+            lambda w, name=name: (f"/ui/recall/{name}", {"params": {"lot": "H1"}}),
+        )
+        for name in ("customers.csv", "customers.xlsx", "scope.csv", "scope.xlsx")
+    },
+    ("GET", "/ui/alerts"): ("viewer", lambda w: ("/ui/alerts", {"params": {"show": "all"}})),
+    ("POST", "/ui/alerts/{alert_id}/ack"): (
+        "quality",
+        lambda w: (f"/ui/alerts/{_new_alert(w)}/ack", {"data": {}}),
+    ),
+    ("GET", "/ui/holds"): ("viewer", lambda w: ("/ui/holds", {"params": {"released": "1"}})),
+    ("POST", "/ui/holds"): (
+        "quality",
+        lambda w: ("/ui/holds", {"data": {"identifier": _new_lot(w), "reason": "r"}}),
+    ),
+    ("POST", "/ui/holds/{hold_id}/release"): (
+        "quality",
+        lambda w: (f"/ui/holds/{_new_hold(w)}/release", {"data": {"reason": "r"}}),
+    ),
 }
 
 
