@@ -11,6 +11,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 
@@ -25,7 +26,7 @@ from threadline.service import parse_events
 from threadline.store.auth import Role
 
 from livekit import PASSWORD, ROLES, World, world_fixture  # noqa: F401 (fixture)
-from plantkit import FURNACE, H1, X1, receive
+from plantkit import FURNACE, H1, HEADER, X1, receive
 
 Request = tuple[str, dict[str, Any]]
 
@@ -65,6 +66,11 @@ PAGES: dict[tuple[str, str], tuple[str, Callable[[World], Request]]] = {
     ("GET", "/"): ("viewer", lambda w: ("/", {})),
     ("GET", "/ui/search"): ("viewer", lambda w: ("/ui/search", {"params": {"q": "B1"}})),
     ("GET", "/ui/passport"): ("viewer", lambda w: ("/ui/passport", {"params": {"id": X1}})),
+    ("GET", "/ui/equipment"): ("viewer", lambda w: ("/ui/equipment", {})),
+    ("GET", "/ui/equipment/{equipment:path}"): (
+        "viewer",
+        lambda w: (f"/ui/equipment/{quote(HEADER, safe='')}", {}),
+    ),
     ("GET", "/ui/graph"): ("viewer", lambda w: ("/ui/graph", {"params": {"id": H1}})),
     ("GET", "/ui/recall"): ("viewer", lambda w: ("/ui/recall", {})),
     ("GET", "/ui/recall/scope"): (
