@@ -231,4 +231,5 @@ def test_several_sizes_from_one_reading_of_the_points() -> None:
 
 def test_unit_symbols() -> None:
     assert unit_symbol("CEL") == "°C" and unit_symbol("B47") == "kN"
+    assert unit_symbol("4H") == "µm"  # coating thickness in the demo plant
     assert unit_symbol("furlongs") == "furlongs" and unit_symbol(None) == ""

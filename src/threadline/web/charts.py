@@ -49,6 +49,7 @@ class Limits:
 
 # UN/ECE Recommendation 20 codes (the ``uom`` of EPCIS sensor reports) as people write them.
 UNIT_SYMBOLS = {
+    "4H": "µm",
     "A": "A",
     "B47": "kN",
     "BAR": "bar",
