@@ -75,7 +75,8 @@
     var at = root.getBoundingClientRect();
     var frame = box.getBoundingClientRect();
     box.scrollLeft += at.left - frame.left - Math.max(0, (frame.width - at.width) / 2);
-    box.scrollTop += at.top - frame.top - 16;
+    // Only scroll down when the root is out of sight: the legend sits above it.
+    if (at.bottom > frame.bottom) box.scrollTop += at.top - frame.top - 16;
   }
 
   window.addEventListener("popstate", function () { load(window.location.href, false); });
