@@ -129,7 +129,7 @@ def group(result: SearchResult, slug: str) -> dict[str, Any]:
     """The hits of one group by key (orders by their value), or {} when the group is absent."""
     for g in result.groups:
         if g.slug == slug:
-            return {h.key or h.title: h for h in g.hits}
+            return {(h.title if slug == "orders" else h.key) or h.title: h for h in g.hits}
     return {}
 
 
@@ -257,19 +257,31 @@ def test_production_order_lists_what_was_made_under_it(plant: Store) -> None:
     orders = group(result, "orders")
     order = orders[WORK_ORDER]
     assert order.kind_name == "Production order"
-    assert order.exact and order.key is None and not order.has_passport
+    # The store keeps the order as an object linked to its events: it has a passport.
+    assert order.exact and order.key == WORK_ORDER and order.has_passport
     assert {link.key for link in order.related} >= {canonical_key(s) for s in SERIALS}
     assert "1 event" in order.details
-    assert result.single is None  # an order has no passport to open
+    assert result.single == WORK_ORDER
 
 
 def test_purchase_order_by_its_number_or_full_uri(plant: Store) -> None:
     for text in ("PO-2026-0042", PURCHASE_ORDER, "po-2026-00"):
-        orders = group(find(plant, text), "orders")
+        result = find(plant, text)
+        orders = group(result, "orders")
         assert list(orders) == [PURCHASE_ORDER], text
+        assert not group(result, "other"), text  # the order, not an "other identifier"
         assert orders[PURCHASE_ORDER].kind_name == "Purchase order"
         assert canonical_key(H3) in {link.key for link in orders[PURCHASE_ORDER].related}
     assert group(find(plant, "po-2026-00"), "orders")[PURCHASE_ORDER].exact is False
+
+
+def test_an_order_older_than_the_events_read_is_found_by_its_whole_value(plant: Store) -> None:
+    # The scan of event documents reads none here; the whole value goes through the key index.
+    result = find(plant, PURCHASE_ORDER, order_window=0)
+    orders = group(result, "orders")
+    assert list(orders) == [PURCHASE_ORDER]
+    assert canonical_key(H3) in {link.key for link in orders[PURCHASE_ORDER].related}
+    assert not any("were looked for" in note for note in result.notes)
 
 
 def test_order_search_says_which_events_it_read(plant: Store) -> None:
@@ -485,13 +497,23 @@ def test_page_opens_the_passport_of_a_single_exact_hit(plant: Store, world: Worl
     assert "040123450000000016" in passport.text
 
 
-def test_page_shows_orders_without_a_passport_link(plant: Store, world: World) -> None:
+def test_page_shows_an_order_with_its_passport_link_and_what_it_made(
+    plant: Store, world: World
+) -> None:
     with world.as_role("viewer") as client:
-        page = client.get("/ui/search", params={"q": "WO-4711"})
+        page = client.get("/ui/search", params={"q": "WO-47"})  # a prefix: the list, no redirect
+        exact = client.get("/ui/search", params={"q": "WO-4711"})
+        passport = client.get(exact.headers["location"])
+    assert passport.status_code == 200, passport.text
+    assert WORK_ORDER in passport.text and "commissioning" in passport.text  # its events
     assert page.status_code == 200
     assert "Production order" in page.text
-    assert f'<span class="hit-title">{WORK_ORDER}</span>' in page.text
+    order_link = f'href="/ui/passport?id={quote(WORK_ORDER, safe="")}"'
+    assert f'<a class="hit-title" {order_link}>{WORK_ORDER}</a>' in page.text
     assert f'href="/ui/passport?id={quote(canonical_key(SERIALS[0]), safe="")}"' in page.text
+    # The whole order number names one order: straight to its passport.
+    assert exact.status_code == 303
+    assert exact.headers["location"] == f"/ui/passport?id={quote(WORK_ORDER, safe='')}"
 
 
 @pytest.mark.parametrize(

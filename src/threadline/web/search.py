@@ -21,7 +21,8 @@ exact key, or a prefix range of the ``objects.key`` index with a LIMIT, never a 
 * An order: a ``bizTransaction`` value (purchase order, production order, despatch advice...)
   containing the text, when nothing else matched. The store keeps these only inside the event
   documents, with no index, so the events are read newest first, in chunks, until
-  :data:`ORDER_BUDGET` is spent; the result says how many were read when older ones were not.
+  :data:`ORDER_BUDGET` is spent; the result says how many were read when older ones were not
+  (:mod:`threadline.web.search_orders`).
 
 Pure: a :class:`~threadline.store.base.Reader` in, dataclasses out; the caller makes the links
 from :attr:`Hit.key` (the object's canonical key).
@@ -30,9 +31,8 @@ from :attr:`Hit.key` (the object's canonical key).
 from __future__ import annotations
 
 import re
-import time
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 from urllib.parse import quote, unquote
 
@@ -47,7 +47,16 @@ from threadline.model.identifiers import CANONICAL_BASE, Kind
 from threadline.store.base import ObjectRow, Reader
 from threadline.store.master_data import LOCATION_TYPES
 from threadline.store.projector import Status
-from threadline.web.passport import readable_time, status_badge
+from threadline.web.passport import status_badge
+from threadline.web.search_orders import (
+    ORDER_BUDGET,
+    ORDER_WINDOW,
+    FoundOrder,
+    _key_or_text,
+    _like,
+    find_orders,
+    orders_by_key,
+)
 
 __all__ = [
     "GROUPS",
@@ -67,13 +76,6 @@ PER_GROUP = 20
 
 MAX_QUERY = 500
 """Longer input is refused with a message (no identifier or scan is that long)."""
-
-ORDER_WINDOW = 2_000_000
-"""The most events the order search reads, newest first (see :data:`ORDER_BUDGET`)."""
-
-ORDER_BUDGET = 0.04
-"""Seconds the order search may spend; it reads events in chunks until this is spent (but
-always the latest 10,000, so that a small plant is searched whole however busy the machine)."""
 
 MIN_PREFIX = 3
 """Shorter text matches lot codes, serials and names exactly only."""
@@ -103,26 +105,12 @@ _GLNS = f"{_BASE}/414/"
 _COLS = "id, key, kind, product, gcp_length"
 _MAX_SKIP = 5000  # products (or GLNs) listed for the lot-code search, at most
 _CHUNK = 100  # prefix ranges per statement
-_ORDER_CANDIDATES = 200  # event documents read back from the order scan, at most
-_ORDER_CHUNK = 2500  # events the order scan reads per statement (a few ms)
-_ORDER_ALWAYS = 10_000  # events the order scan reads whatever the time (a small plant: all)
-_RELATED = 8  # objects listed under one order
 _URI_HEAD = ("urn:", "http://", "https://")
 _VTYPE = "urn:epcglobal:epcis:vtype:"
 # Vocabularies whose elements may carry a name: places and parties.
 _NAMED_TYPES = (*LOCATION_TYPES, f"{_VTYPE}Party", f"{_VTYPE}SourceDest")
 _HEAT_ATTRIBUTES = frozenset({"heatnumber", "heatno", "heat", "heatlot", "meltnumber"})
 _PRODUCT_ATTRIBUTES = ("product", "productName", "descriptionShort", "tradeItemDescription")
-_ORDER_TYPES = {
-    "po": "Purchase order", "poc": "Purchase order confirmation", "prodorder": "Production order",
-    "desadv": "Despatch advice", "recadv": "Receiving advice", "inv": "Invoice",
-    "bol": "Bill of lading", "rma": "Return authorisation", "cert": "Certificate",
-    "testprd": "Test procedure", "pedigree": "Pedigree", "upevt": "Upstream event",
-}  # fmt: skip
-# Where an event document names objects (lists of ids, lists of classes) and parties.
-_ID_LISTS = ("epcList", "childEPCs", "inputEPCList", "outputEPCList")
-_CLASS_LISTS = ("quantityList", "childQuantityList", "inputQuantityList", "outputQuantityList")
-_PARTY_LISTS = (("destinationList", "destination"), ("sourceList", "source"))
 _KINDS = frozenset(k.value for k in Kind)
 _BRACKET_GAP = re.compile(r"\)\s+|\s+(?=\()")
 
@@ -237,10 +225,6 @@ def _encoded(value: str) -> str:
     return key.rsplit("/10/", 1)[1]
 
 
-def _like(value: str) -> str:
-    return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-
-
 def _local(name: str) -> str:
     """An attribute name without its prefix or namespace (``tl:heatNumber`` -> ``heatNumber``)."""
     return re.split(r"[:#/]", name)[-1]
@@ -310,8 +294,14 @@ class _Search:
     def run(self) -> SearchResult:
         self._read_text()
         exact = self.reader.objects_by_key(self.exact_keys)
+        # A whole order value is a stored object linked to its events: an order, not an
+        # "other identifier", found without reading any event document.
+        named_orders = orders_by_key(
+            self.reader, [row for row in exact.values() if row.kind == Kind.URI.value], self.query
+        )
+        self._order_hits(named_orders)
         for key in self.exact_keys:
-            if key in exact:
+            if key in exact and not any(o.key == key for o in named_orders):
                 self._add(exact[key], exact=True)
         for key in self.items:
             if key not in exact:
@@ -576,55 +566,37 @@ class _Search:
     # -- orders --------------------------------------------------------------------------------
     def _orders(self) -> None:
         """Orders (bizTransaction values) containing the text, in the latest events."""
-        q = self.query
-        top = int(self.reader.query("SELECT max(id) FROM events")[0][0] or 0)
-        floor = max(0, top - self.order_window)
-        if self.postgres:
-            test = (
-                "doc -> 'bizTransactionList' IS NOT NULL AND "
-                "CAST(doc -> 'bizTransactionList' AS TEXT) ILIKE ? ESCAPE '\\'"
-            )
-            pattern = f"%{_like(q)}%"
-        else:
-            # The value follows its own key in the document, whatever the key order.
-            test = "doc LIKE ? ESCAPE '\\'"
-            pattern = f"%bizTransaction%{_like(q)}%"
-        sql = (
-            "SELECT id, event_time, doc FROM events WHERE id > ? AND id <= ? "
-            f"AND error_declared = ? AND is_declaration = ? AND {test} ORDER BY id DESC LIMIT ?"
+        found = find_orders(
+            self.reader,
+            self.query,
+            per=self.per,
+            window=self.order_window,
+            budget=self.order_budget,
         )
-        deadline = time.perf_counter() + self.order_budget
-        rows: list[Any] = []
-        high = top
-        while high > floor and len(rows) < _ORDER_CANDIDATES:
-            low = max(floor, high - _ORDER_CHUNK)
-            left = _ORDER_CANDIDATES - len(rows)
-            rows += self.reader.query(sql, (low, high, False, False, pattern, left))
-            high = low
-            if time.perf_counter() > deadline and top - high >= _ORDER_ALWAYS:
-                break
-        wanted = q.casefold()
-        orders: dict[tuple[str, str], _Order] = {}
-        for _row, stamp, raw in rows:
-            doc = self.reader.store.load_json(raw)
-            entries = doc.get("bizTransactionList") if isinstance(doc, dict) else None
-            for entry in entries if isinstance(entries, list) else []:
-                value = entry.get("bizTransaction") if isinstance(entry, dict) else None
-                if not isinstance(value, str) or wanted not in value.casefold():
-                    continue
-                kind = cbv_word(str(entry.get("type") or ""), "btt")
-                order = orders.setdefault((value, kind), _Order(value, kind))
-                order.add(stamp, doc)
-        ranked = sorted(orders.values(), key=lambda o: o.latest, reverse=True)
-        ranked.sort(key=lambda o: not o.exact(q))  # exact first, each newest first
-        for order in ranked[: self.per]:
-            self.orders.append(order.hit(q))
-        if len(ranked) > self.per:
+        stored = self.reader.objects_by_key([_key_or_text(o.value) for o in found.orders])
+        self._order_hits(
+            [
+                replace(o, key=_key_or_text(o.value)) if _key_or_text(o.value) in stored else o
+                for o in found.orders
+            ]
+        )
+        if found.more:
             self.more.add("orders")
-        if high > 0:
-            self.notes.append(
-                f"Orders were looked for in the latest {top - high:,} of {top:,} events; "
-                "older ones were not searched."
+        if found.note:
+            self.notes.append(found.note)
+
+    def _order_hits(self, orders: Sequence[FoundOrder]) -> None:
+        for order in orders:
+            self.orders.append(
+                Hit(
+                    key=order.key,
+                    title=order.value,
+                    kind_name=order.kind_name,
+                    details=order.details,
+                    related=tuple(Link(key, _human(key)) for key in order.objects),
+                    exact=order.exact,
+                    has_passport=order.key is not None,
+                )
             )
 
     # -- the answer ----------------------------------------------------------------------------
@@ -773,68 +745,3 @@ def _heat_details(values: dict[str, Any], row: ObjectRow) -> list[str]:
         elif local == "certificate":
             out.append(f"certificate {value}")
     return out
-
-
-def _key_or_text(value: str) -> str:
-    try:
-        return canonical(value).key
-    except InvalidInput:
-        return value
-
-
-class _Order:
-    """One bizTransaction value and the events (of those read) that carry it."""
-
-    def __init__(self, value: str, kind: str) -> None:
-        self.value = value
-        self.kind = kind
-        self.events = 0
-        self.latest = ""
-        self.steps: dict[str, None] = {}
-        self.objects: dict[str, str] = {}
-
-    def add(self, time: str, doc: dict[str, Any]) -> None:
-        self.events += 1
-        self.latest = max(self.latest, time)
-        step = doc.get("bizStep")
-        if isinstance(step, str):
-            self.steps[cbv_word(step, "bizstep").replace("_", " ")] = None
-        for raw in _named(doc):
-            if len(self.objects) >= _RELATED:
-                break
-            key = _key_or_text(raw)
-            self.objects.setdefault(key, _human(key))
-
-    def exact(self, query: str) -> bool:
-        value = self.value.casefold()
-        wanted = query.casefold()
-        return value == wanted or re.split(r"[/:.#=]", value)[-1] == wanted
-
-    def hit(self, query: str) -> Hit:
-        details = [f"{self.events} event{'s' if self.events != 1 else ''}"]
-        if self.latest:
-            details.append(f"latest {readable_time(self.latest)}")
-        details += list(self.steps)
-        return Hit(
-            key=None,
-            title=self.value,
-            kind_name=_ORDER_TYPES.get(self.kind, self.kind or "Business transaction"),
-            details=tuple(details),
-            related=tuple(Link(k, t) for k, t in self.objects.items()),
-            exact=self.exact(query),
-            has_passport=False,
-        )
-
-
-def _named(doc: dict[str, Any]) -> list[Any]:
-    """The identifiers an event document names: parent, EPCs, classes, then parties."""
-
-    def items(name: str) -> list[Any]:
-        value = doc.get(name)
-        return value if isinstance(value, list) else []
-
-    out: list[Any] = [doc.get("parentID")]
-    out += [v for name in _ID_LISTS for v in items(name)]
-    pairs = [(name, "epcClass") for name in _CLASS_LISTS] + list(_PARTY_LISTS)
-    out += [i.get(field) for name, field in pairs for i in items(name) if isinstance(i, dict)]
-    return [v for v in out if isinstance(v, str) and v]
