@@ -62,12 +62,19 @@ CASES: dict[str, Case] = {
     "element string": Case(
         lambda s: f"(01){s.samples.gtin}(10){_lot_code(s)}", passport=lambda s: s.samples.lot
     ),
+    # A whole order number names one stored order: its passport, with the events under it.
     "production order": Case(
-        lambda s: PRODUCTION_ORDER.rsplit("/", 1)[1],
+        lambda s: PRODUCTION_ORDER.rsplit("/", 1)[1], passport=lambda s: PRODUCTION_ORDER
+    ),
+    "purchase order": Case(
+        lambda s: s.samples.purchase_order.rsplit("/", 1)[1],
+        passport=lambda s: canonical(s.samples.purchase_order).key,
+    ),
+    "start of an order number": Case(
+        lambda s: PRODUCTION_ORDER.rsplit("/", 1)[1][:-1],
         group="Orders",
         listed=lambda s: s.plant.serial,
     ),
-    "purchase order": Case(lambda s: s.samples.purchase_order.rsplit("/", 1)[1], group="Orders"),
     "customer GLN": Case(lambda s: _customer(s).rsplit("/", 1)[1], passport=_customer),
     "customer company prefix": Case(
         lambda s: _customer(s).rsplit("/", 1)[1][:7], group="Customers", listed=_customer
@@ -108,7 +115,8 @@ def test_search_from_the_header_finds_each_kind(site: Site, kind: str) -> None:
 
 def test_order_result_leads_to_what_was_made_under_it(site: Site) -> None:
     with site.page("operator", width=390, height=844) as page:
-        open_page(page, "/ui/search?" + "q=" + quote(PRODUCTION_ORDER.rsplit("/", 1)[1]))
+        # The start of the number lists the orders (the whole number opens the order itself).
+        open_page(page, "/ui/search?" + "q=" + quote(PRODUCTION_ORDER.rsplit("/", 1)[1][:-1]))
         orders = page.get_by_role("region", name=re.compile("^Orders"))
         assert "Production order" in orders.inner_text()
         orders.get_by_role("link", name=re.compile(SERIAL)).first.click()
