@@ -128,6 +128,13 @@ def test_demo_command_works_in_a_fresh_virtual_environment(tmp_path: Path) -> No
             assert box, text[-4000:]
             answer = client.get("/trace/backward", params={"id": box.group(1)})
             assert answer.status_code == 200 and answer.json()["nodes"]
+            # The pages and their assets come with the installed package.
+            dashboard = client.get("/")
+            assert dashboard.status_code == 200 and "Dashboard" in dashboard.text
+            css = client.get("/static/threadline.css")
+            assert css.status_code == 200 and "text/css" in css.headers["content-type"]
+            passport = client.get("/ui/passport", params={"id": box.group(1)})
+            assert passport.status_code == 200 and "Where it is now" in passport.text
         demo = _demo_pid(shell.pid)
         assert demo is not None, "the demo process was not found under the shell"
         os.kill(demo, signal.SIGINT)

@@ -135,6 +135,7 @@ def serve_demo(db: str | None, *, example_id: str | None = None) -> None:
         f"[bold]Threadline is serving the demo plant on {url}[/] (Ctrl-C to stop)",
         f"  log in as name '{DEMO_USER}', password '{password}' (role admin; a new password "
         "each time the demo starts)",
+        f"  # in a browser (a phone on the same network too): {url}/login",
         "  # from a shell: log in once, then ask the same questions over HTTP",
         f"  curl -c cookies.txt -d name={DEMO_USER} -d password='{password}' {url}/auth/login",
         f"  curl -b cookies.txt '{url}/trace/backward?id={quote(example_id or '...', safe=':')}'",
