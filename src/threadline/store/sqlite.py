@@ -10,6 +10,7 @@ from typing import Any
 
 import orjson
 from sqlalchemy import create_engine, event
+from sqlalchemy.pool import ConnectionPoolEntry
 
 from threadline.store.base import Store
 
@@ -22,7 +23,7 @@ WRITE_CACHE_KIB = -131072
 READ_CACHE_KIB = -16384
 
 
-def _on_connect(connection: sqlite3.Connection, _record: object) -> None:
+def _on_connect(connection: sqlite3.Connection, record: ConnectionPoolEntry) -> None:
     # Take transaction control from the driver: writers BEGIN IMMEDIATE, readers BEGIN.
     connection.isolation_level = None
     for pragma in (
@@ -38,6 +39,15 @@ def _on_connect(connection: sqlite3.Connection, _record: object) -> None:
         "journal_size_limit = 67108864",
     ):
         connection.execute(f"PRAGMA {pragma}")
+    record.info["cache_size"] = WRITE_CACHE_KIB
+
+
+def _cache_size(connection: Any, kib: int) -> None:
+    """Set a pooled connection's page cache, unless it is already that size (the pool remembers:
+    a request reuses a connection many times, and each change is a statement of its own)."""
+    if connection.info.get("cache_size") != kib:
+        connection.execute(f"PRAGMA cache_size = {kib}")
+        connection.info["cache_size"] = kib
 
 
 class _Checkpointer:
@@ -53,15 +63,18 @@ class _Checkpointer:
         self.path = path
         self.wake = threading.Event()
         self.stopping = False
+        self.connection: sqlite3.Connection | None = None
         self.thread = threading.Thread(target=self._run, name="threadline-checkpoint", daemon=True)
         self.thread.start()
 
     def _checkpoint(self, mode: str) -> None:
-        connection = sqlite3.connect(self.path, timeout=60, isolation_level=None)
-        try:
-            connection.execute(f"PRAGMA wal_checkpoint({mode})")
-        finally:
-            connection.close()
+        # One connection for the thread's life: under steady captures it wakes after every
+        # group commit, and opening the file each time cost more than the checkpoint itself.
+        if self.connection is None:
+            self.connection = sqlite3.connect(
+                self.path, timeout=60, isolation_level=None, check_same_thread=False
+            )
+        self.connection.execute(f"PRAGMA wal_checkpoint({mode})")
 
     def _run(self) -> None:
         while True:
@@ -81,6 +94,9 @@ class _Checkpointer:
         # If another connection is busy, SQLite checkpoints on a later open instead.
         with contextlib.suppress(sqlite3.Error):
             self._checkpoint("TRUNCATE")
+        if self.connection is not None:
+            self.connection.close()
+            self.connection = None
 
 
 class SQLiteStore(Store):
@@ -90,8 +106,10 @@ class SQLiteStore(Store):
         engine = create_engine(
             f"sqlite:///{path}",
             connect_args={"check_same_thread": False, "timeout": 60},
-            pool_size=8,
-            max_overflow=16,
+            # Enough kept open for a server's request threads: a connection beyond the pool
+            # is closed when returned, and opening one (with its PRAGMAs) costs a request's time.
+            pool_size=16,
+            max_overflow=24,
         )
         event.listen(engine, "connect", _on_connect)
         super().__init__(f"sqlite:///{path}", engine, batch_size=batch_size)
@@ -134,11 +152,11 @@ class SQLiteStore(Store):
         # A writer folds batches into many pages at once: a large page cache pays off. Readers
         # touch few pages per question, and a server keeps several pooled connections, each
         # with its own cache: a small one keeps its memory bounded.
-        connection.execute(f"PRAGMA cache_size = {WRITE_CACHE_KIB}")
+        _cache_size(connection, WRITE_CACHE_KIB)
         connection.execute("BEGIN IMMEDIATE")
 
     def _begin_read(self, connection: Any) -> None:
-        connection.execute(f"PRAGMA cache_size = {READ_CACHE_KIB}")
+        _cache_size(connection, READ_CACHE_KIB)
         connection.execute("BEGIN")
 
     def integrity_check(self) -> str:
