@@ -433,6 +433,9 @@ def run_bench(
                 baseline=health,
                 baseline_name="/health p95",
             )
+        rss = pages["server_rss_mb"]
+        add("server RSS after start-up (genealogy index loaded)", rss["started"], "MB")
+        add("server RSS after every page was asked for", rss["after_pages"], "MB")
         graph = pages["graph_in_browser"]
         if graph:
             add(

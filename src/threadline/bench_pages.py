@@ -202,7 +202,9 @@ def run_pages_bench(
     try:
         base = f"http://127.0.0.1:{port}"
         _wait_healthy(base, process, deadline_s=300)
+        started_rss = _rss_of(process.pid)
         pages = _time_pages(base, subjects["cookie"], _pages(subjects), repeat)
+        served_rss = _rss_of(process.pid)
         graph = (
             _graph_in_browser(base, subjects["cookie"], subjects["graph_lot"])
             if subjects["graph_lot"]
@@ -216,4 +218,20 @@ def run_pages_bench(
             process.kill()
     if graph is not None:
         graph["descendants"] = subjects["graph_descendants"]
-    return {"pages": pages, "graph_in_browser": graph}
+    return {
+        "pages": pages,
+        "graph_in_browser": graph,
+        "server_rss_mb": {"started": started_rss, "after_pages": served_rss},
+    }
+
+
+def _rss_of(pid: int) -> float:
+    """Resident memory of process ``pid`` in MB (Linux), or 0.0 where it cannot be read."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return 0.0
+    for line in status.splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
