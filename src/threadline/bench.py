@@ -51,7 +51,8 @@ CAPTURE_PER_REQUEST = 10  # events per EPCIS document in that measurement
 READINGS_BENCH = 200_000  # readings published by the MQTT ingestion measurement
 
 
-def _percentile(samples: list[float], q: float) -> float:
+def percentile(samples: list[float], q: float) -> float:
+    """The ``q``-th percentile of ``samples`` (nearest rank)."""
     ordered = sorted(samples)
     index = min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))
     return ordered[index]
@@ -347,10 +348,10 @@ def run_bench(
         )
         add(
             "forward trace p99 (heat lot)",
-            _percentile(fwd, 99),
+            percentile(fwd, 99),
             "ms",
             budget=BUDGETS["forward_trace_p99_ms"],
-            baseline=_percentile(cte, 99),
+            baseline=percentile(cte, 99),
             baseline_name="recursive CTE p99",
         )
         add(
@@ -369,7 +370,7 @@ def run_bench(
         )
         if bwd:
             add("backward trace p50 (shipped box)", statistics.median(bwd), "ms")
-            add("backward trace p99 (shipped box)", _percentile(bwd, 99), "ms")
+            add("backward trace p99 (shipped box)", percentile(bwd, 99), "ms")
         add(
             "recall scope p50 (heat lot)",
             statistics.median(rec),
@@ -378,7 +379,7 @@ def run_bench(
             baseline=cte50,
             baseline_name="recursive CTE p50",
         )
-        add("recall scope p99 (heat lot)", _percentile(rec, 99), "ms")
+        add("recall scope p99 (heat lot)", percentile(rec, 99), "ms")
     imported = _import_bench(workdir, plant, console) if "import" in only else None
     if imported:
         add(
@@ -458,7 +459,7 @@ def run_bench(
         "descendants_per_heat_lot": {
             "min": min(sizes),
             "median": statistics.median(sizes),
-            "p99": _percentile([float(s) for s in sizes], 99),
+            "p99": percentile([float(s) for s in sizes], 99),
             "max": max(sizes),
         }
         if sizes

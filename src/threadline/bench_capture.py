@@ -15,6 +15,8 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -157,6 +159,32 @@ def _wait_healthy(base: str, process: subprocess.Popen[bytes], deadline_s: float
     raise RuntimeError("the server did not become healthy in time")
 
 
+@contextmanager
+def served(
+    db: str, *, graph_index: str, deadline_s: float = 60
+) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """``threadline serve`` over ``db`` as its own process on a free port: (base URL, process),
+    once it answers ``/health``; stopped (terminated, then killed) when the block ends."""
+    port = _free_port()
+    env = dict(os.environ, THREADLINE_GRAPH_INDEX=graph_index, PYTHONUNBUFFERED="1")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "threadline", "serve", "--db", db, "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        _wait_healthy(base, process, deadline_s)
+        yield base, process
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
 def run_capture_bench(
     *, db: str | None, events: int, per_request: int, clients: int = CLIENTS
 ) -> dict[str, Any]:
@@ -169,25 +197,10 @@ def run_capture_bench(
         with open_store(target) as store:
             add_user(store, name="bench", role=Role.operator, password="bench-password-1")
             _, token = create_token(store, name="bench", label="capture benchmark")
-        port = _free_port()
-        env = dict(os.environ, THREADLINE_GRAPH_INDEX="off", PYTHONUNBUFFERED="1")
-        process = subprocess.Popen(
-            [sys.executable, "-m", "threadline", "serve", "--db", target, "--port", str(port)],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-        )
-        try:
-            base = f"http://127.0.0.1:{port}"
-            _wait_healthy(base, process)
+        with served(target, graph_index="off") as (base, _process):
+            port = int(base.rsplit(":", 1)[1])
             shards = [documents[i::clients] for i in range(clients)]
             seconds, latencies, failed = asyncio.run(_load("127.0.0.1", port, token, shards))
-        finally:
-            process.terminate()
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
         with open_store(target) as store:
             stored = store.counts()["events"]
         # The baseline runs on the same engine: a fresh SQLite file, or the same PostgreSQL

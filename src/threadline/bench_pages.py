@@ -16,11 +16,8 @@ the login page (the smallest page) as the baseline. The baseline of the server t
 
 from __future__ import annotations
 
-import os
 import shutil
 import statistics
-import subprocess
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -29,7 +26,8 @@ from urllib.parse import quote
 
 import httpx
 
-from threadline.bench_capture import _free_port, _wait_healthy
+from threadline.bench import percentile
+from threadline.bench_capture import served
 from threadline.genealogy.trace import trace
 from threadline.store import open_store
 from threadline.store.auth import Role, add_user, check_login, open_session
@@ -44,11 +42,6 @@ _NAVIGATION_TIMES = (
     " return {interactive: n.domInteractive, loaded: n.loadEventEnd}; }"
 )
 _PASSWORD = "page-bench-password-1"
-
-
-def _percentile(samples: list[float], q: float) -> float:
-    ordered = sorted(samples)
-    return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
 
 
 def _lot_code(key: str) -> str:
@@ -144,8 +137,8 @@ def _time_pages(
                 "failures": failures[:5],
                 "failed": len(failures),
                 "server_p50_ms": statistics.median(server) if server else None,
-                "server_p95_ms": _percentile(server, 95) if server else None,
-                "round_trip_p95_ms": _percentile(wall, 95),
+                "server_p95_ms": percentile(server, 95) if server else None,
+                "round_trip_p95_ms": percentile(wall, 95),
             }
     return out
 
@@ -191,17 +184,7 @@ def run_pages_bench(
 ) -> dict[str, Any]:
     """Serve ``db`` and time every page ``repeat`` times (see the module docstring)."""
     subjects = _subjects(db, heats, boxes)
-    port = _free_port()
-    env = dict(os.environ, THREADLINE_GRAPH_INDEX="on", PYTHONUNBUFFERED="1")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "threadline", "serve", "--db", db, "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        base = f"http://127.0.0.1:{port}"
-        _wait_healthy(base, process, deadline_s=300)
+    with served(db, graph_index="on", deadline_s=300) as (base, process):
         started_rss = _rss_of(process.pid)
         pages = _time_pages(base, subjects["cookie"], _pages(subjects), repeat)
         served_rss = _rss_of(process.pid)
@@ -210,12 +193,6 @@ def run_pages_bench(
             if subjects["graph_lot"]
             else None
         )
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
     if graph is not None:
         graph["descendants"] = subjects["graph_descendants"]
     return {

@@ -9,13 +9,11 @@ from __future__ import annotations
 import hashlib
 import hmac
 import queue
-import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -30,80 +28,15 @@ from threadline.store.auth import Role, add_user, create_token
 from threadline.store.group_commit import GroupCommitter
 from threadline.webhooks import Schedule, SubscriptionControlsError, sign
 
+from hookkit import DEADLINE, Call, Receiver
 from livekit import PASSWORD, LiveServer, fresh_database, settings_for, start_server
 from plantkit import C1, document, receive, ship
 
-DEADLINE = 30.0
 
-
-@dataclass
-class Call:
-    headers: dict[str, str]
-    body: bytes
-    status: int
-
-    @property
-    def document(self) -> dict[str, Any]:
-        data: dict[str, Any] = orjson.loads(self.body)
-        return data
-
-    @property
-    def event_ids(self) -> list[str]:
-        results = self.document["epcisBody"]["queryResults"]
-        return [e["eventID"] for e in results["resultsBody"]["eventList"]]
-
-
-class Receiver:
-    """Records every POST to it; answers 500 to the first ``refuse`` of them, 200 after."""
-
-    def __init__(self, refuse: int = 0) -> None:
-        self.calls: list[Call] = []
-        self.refuse = refuse
-        self.cond = threading.Condition()
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-                with receiver.cond:
-                    status = 500 if receiver.refuse > 0 else 200
-                    receiver.refuse -= 1
-                    headers = {k.lower(): v for k, v in self.headers.items()}
-                    receiver.calls.append(Call(headers, body, status))
-                    receiver.cond.notify_all()
-                self.send_response(status)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}/hook"
-
-    def accepted(self) -> list[Call]:
-        with self.cond:
-            return [c for c in self.calls if c.status == 200]
-
-    def wait(self, count: int, *, accepted: bool = True) -> list[Call]:
-        """The first ``count`` (accepted) calls, once they have come."""
-
-        def calls() -> list[Call]:
-            return [c for c in self.calls if c.status == 200 or not accepted]
-
-        with self.cond:
-            arrived = self.cond.wait_for(lambda: len(calls()) >= count, timeout=DEADLINE)
-            assert arrived, f"{len(calls())} of {count} notifications within {DEADLINE} s"
-            return calls()[:count]
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+def event_ids(call: Call) -> list[str]:
+    """The eventIDs of the EPCISQueryDocument a call delivered."""
+    results = call.json["epcisBody"]["queryResults"]
+    return [e["eventID"] for e in results["resultsBody"]["eventList"]]
 
 
 @dataclass
@@ -133,7 +66,7 @@ class Service:
             return client.request(method, url, **kwargs)
 
     def receiver(self, refuse: int = 0) -> Receiver:
-        made = Receiver(refuse)
+        made = Receiver(answers=(500,) * refuse)
         self.receivers.append(made)
         return made
 
@@ -201,7 +134,9 @@ def test_stream_notifications_are_signed_and_only_for_matching_events(service: S
     receiver = service.receiver()
     name = service.query({"EQ_bizStep": ["shipping"]})
     secret = "13df38d8275b13f05704629e5f1cf3d45d6132d5"
-    sub = service.subscribe(name, {"dest": receiver.url, "signatureToken": secret, "stream": True})
+    sub = service.subscribe(
+        name, {"dest": receiver.url(), "signatureToken": secret, "stream": True}
+    )
     shipped, received = ship(60, C1, epcs=[_sscc()]), receive(10, _lot(), 5)
     service.capture(shipped, received)
 
@@ -212,9 +147,9 @@ def test_stream_notifications_are_signed_and_only_for_matching_events(service: S
     assert call.headers["gs1-epcis-version"] == "2.0.0"
     assert call.headers["gs1-query-name"] == name
     assert call.headers["gs1-subscription-id"] == sub["subscriptionID"]
-    results = call.document["epcisBody"]["queryResults"]
+    results = call.json["epcisBody"]["queryResults"]
     assert (results["queryName"], results["subscriptionID"]) == (name, sub["subscriptionID"])
-    assert call.event_ids == [shipped["eventID"]]
+    assert event_ids(call) == [shipped["eventID"]]
     # Digital Link unless the subscription asked otherwise.
     assert results["resultsBody"]["eventList"][0]["epcList"][0].startswith("https://id.gs1.org/")
 
@@ -224,7 +159,7 @@ def test_stream_notifications_are_signed_and_only_for_matching_events(service: S
     again = ship(61, C1, epcs=[_sscc()])
     service.capture(again)
     _first, second = receiver.wait(2)
-    assert second.event_ids == [again["eventID"]]
+    assert event_ids(second) == [again["eventID"]]
     assert len(receiver.calls) == 2
     state = service.subscription(name, sub["subscriptionID"])
     assert state["lastNotifiedAt"] >= sub["createdAt"]
@@ -233,7 +168,7 @@ def test_stream_notifications_are_signed_and_only_for_matching_events(service: S
 def test_no_double_delivery_across_a_restart(service: Service) -> None:
     receiver = service.receiver()
     name = service.query({"EQ_bizStep": ["shipping"]})
-    service.subscribe(name, {"dest": receiver.url, "stream": True})
+    service.subscribe(name, {"dest": receiver.url(), "stream": True})
     before = ship(60, C1, epcs=[_sscc()])
     service.capture(before)
     receiver.wait(1)
@@ -244,12 +179,12 @@ def test_no_double_delivery_across_a_restart(service: Service) -> None:
     service.store.append(list(parse_events([meanwhile], source="import")))
     service.start()
     caught_up = receiver.wait(2)[1]
-    assert caught_up.event_ids == [meanwhile["eventID"]]
+    assert event_ids(caught_up) == [meanwhile["eventID"]]
 
     after = ship(63, C1, epcs=[_sscc()])
     service.capture(after)
     calls = receiver.wait(3)
-    assert [c.event_ids for c in calls] == [
+    assert [event_ids(c) for c in calls] == [
         [before["eventID"]],
         [meanwhile["eventID"]],
         [after["eventID"]],
@@ -260,12 +195,12 @@ def test_no_double_delivery_across_a_restart(service: Service) -> None:
 def test_a_refused_delivery_is_retried_until_accepted(service: Service) -> None:
     receiver = service.receiver(refuse=2)
     name = service.query({"EQ_bizStep": ["shipping"]})
-    sub = service.subscribe(name, {"dest": receiver.url, "stream": True})
+    sub = service.subscribe(name, {"dest": receiver.url(), "stream": True})
     shipped = ship(60, C1, epcs=[_sscc()])
     service.capture(shipped)
     receiver.wait(1)
     assert [c.status for c in receiver.calls] == [500, 500, 200]
-    assert [c.event_ids for c in receiver.calls] == [[shipped["eventID"]]] * 3
+    assert [event_ids(c) for c in receiver.calls] == [[shipped["eventID"]]] * 3
     state = _poll(
         lambda: (
             (s := service.subscription(name, sub["subscriptionID"])).get("lastNotifiedAt") and s
@@ -278,7 +213,7 @@ def test_a_refused_delivery_is_retried_until_accepted(service: Service) -> None:
 def test_after_the_last_attempt_the_next_trigger_resends_everything(service: Service) -> None:
     receiver = service.receiver(refuse=4)  # the service tries 4 times
     name = service.query({"EQ_bizStep": ["shipping"]})
-    sub = service.subscribe(name, {"dest": receiver.url, "stream": True})
+    sub = service.subscribe(name, {"dest": receiver.url(), "stream": True})
     lost = ship(60, C1, epcs=[_sscc()])
     service.capture(lost)
     receiver.wait(4, accepted=False)
@@ -291,7 +226,7 @@ def test_after_the_last_attempt_the_next_trigger_resends_everything(service: Ser
     later = ship(61, C1, epcs=[_sscc()])
     service.capture(later)
     (call,) = receiver.wait(1)
-    assert call.event_ids == [lost["eventID"], later["eventID"]]
+    assert event_ids(call) == [lost["eventID"], later["eventID"]]
 
 
 def test_scheduled_subscriptions_fire(service: Service) -> None:
@@ -300,10 +235,10 @@ def test_scheduled_subscriptions_fire(service: Service) -> None:
     every_second = {"second": "[0-59]"}
     empty = service.subscribe(
         name,
-        {"dest": empty_receiver.url, "schedule": every_second, "reportIfEmpty": True},
+        {"dest": empty_receiver.url(), "schedule": every_second, "reportIfEmpty": True},
         Accept="application/xml",
     )
-    service.subscribe(name, {"dest": event_receiver.url, "schedule": every_second})
+    service.subscribe(name, {"dest": event_receiver.url(), "schedule": every_second})
 
     (report,) = empty_receiver.wait(1)
     assert report.headers["content-type"] == "application/xml"
@@ -316,7 +251,7 @@ def test_scheduled_subscriptions_fire(service: Service) -> None:
     shipped = ship(60, C1, epcs=[_sscc()])
     service.capture(shipped)
     (call,) = event_receiver.wait(1)
-    assert call.event_ids == [shipped["eventID"]]
+    assert event_ids(call) == [shipped["eventID"]]
     # Without reportIfEmpty nothing is sent when nothing is new: the next report of the
     # reporting subscription comes, the other stays quiet.
     empty_receiver.wait(2)
@@ -406,12 +341,12 @@ def test_the_signature_is_hmac_sha256_of_the_body() -> None:
 def test_an_xml_subscriber_hears_of_events_xml_cannot_carry(service: Service) -> None:
     receiver = service.receiver()
     name = service.query({"EQ_bizStep": ["shipping"]})
-    service.subscribe(name, {"dest": receiver.url, "stream": True}, Accept="application/xml")
+    service.subscribe(name, {"dest": receiver.url(), "stream": True}, Accept="application/xml")
     odd = dict(ship(60, C1, epcs=[_sscc()]), **{"zz:colour": "red"})  # zz: defined nowhere
     service.capture(odd)
     (problem,) = receiver.wait(1)
     assert problem.headers["content-type"] == "application/problem+json"
-    assert odd["eventID"] in problem.document["title"]
+    assert odd["eventID"] in problem.json["title"]
     # It does not block the subscription: the next event arrives as XML.
     plain = ship(61, C1, epcs=[_sscc()])
     service.capture(plain)

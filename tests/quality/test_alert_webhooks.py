@@ -17,8 +17,6 @@ import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -49,74 +47,14 @@ from threadline.store import Store, open_store
 from threadline.store import audit as audit_log
 from threadline.store.auth import transaction
 
+from hookkit import DEADLINE, Call, Receiver
 from livekit import World, audit_rows, world_fixture  # noqa: F401 (fixture)
 from plantkit import HEADER, document
 
-DEADLINE = 30.0
 runner = CliRunner()
 
 
 # -- receivers ---------------------------------------------------------------------------------
-
-
-@dataclass
-class Call:
-    path: str
-    headers: dict[str, str]
-    body: bytes
-    status: int
-
-    @property
-    def alert(self) -> dict[str, Any]:
-        data: dict[str, Any] = orjson.loads(self.body)
-        return data
-
-
-class Receiver:
-    """Records every POST; answers the statuses of ``answers`` in turn, then 200."""
-
-    def __init__(self, answers: tuple[int, ...] = ()) -> None:
-        self.calls: list[Call] = []
-        self.answers = list(answers)
-        self.cond = threading.Condition()
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-                with receiver.cond:
-                    status = receiver.answers.pop(0) if receiver.answers else 200
-                    headers = {k.lower(): v for k, v in self.headers.items()}
-                    receiver.calls.append(Call(self.path, headers, body, status))
-                    receiver.cond.notify_all()
-                self.send_response(status)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def url(self, path: str = "/hook") -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}{path}"
-
-    def wait(self, count: int, *, accepted: bool = True) -> list[Call]:
-        """The first ``count`` calls (only the accepted ones, unless told), once they came."""
-
-        def calls() -> list[Call]:
-            return [c for c in self.calls if c.status == 200 or not accepted]
-
-        with self.cond:
-            came = self.cond.wait_for(lambda: len(calls()) >= count, timeout=DEADLINE)
-            assert came, f"{len(calls())} of {count} posts within {DEADLINE} s"
-            return calls()[:count]
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
 
 
 @pytest.fixture
@@ -267,10 +205,10 @@ def test_alerts_are_queued_with_the_alert_and_posted_signed_to_each_match(
         assert call.headers["content-type"] == "application/json"
         assert call.headers["threadline-subscription-id"] == every.id
         assert call.headers["threadline-delivery-attempt"] == "1"
-        assert call.alert["id"] == int(call.headers["threadline-alert-id"])
+        assert call.json["id"] == int(call.headers["threadline-alert-id"])
     (to_force,) = [c for c in calls if c.path == "/force"]
     assert "gs1-signature" not in to_force.headers  # no secret, no signature
-    body = to_force.alert
+    body = to_force.json
     assert (body["equipment"], body["parameter"], body["value"]) == ("CH-07", "forming_force", 75)
     assert body["usl"] == 70 and body["site"] == "plant1" and "above USL" in body["message"]
 
@@ -298,7 +236,7 @@ def test_a_refusing_receiver_is_retried_until_it_takes_the_alert(store: Store) -
         flaky.close()
     assert [c.status for c in calls] == [500, 503, 200]
     assert [c.headers["threadline-delivery-attempt"] for c in calls] == ["1", "2", "3"]
-    assert {c.alert["id"] for c in calls} == {alert["id"]}  # the same alert each time
+    assert {c.json["id"] for c in calls} == {alert["id"]}  # the same alert each time
     assert all(signed_by(c, "k") for c in calls)
     (done,) = alert_deliveries(store, sub.id)
     assert done.attempts == 3 and done.status == 200 and done.delivered_at and not done.last_error
@@ -540,7 +478,7 @@ def test_the_mqtt_ingester_delivers_the_alerts_it_raises(store: Store, receiver:
         ingester.close()
     assert ingester.alert_delivery is None  # closed with the ingester
     assert signed_by(call, "plant-key")
-    assert call.alert["value"] == 88 and call.alert["site"] == site
+    assert call.json["value"] == 88 and call.json["site"] == site
     assert call.headers["threadline-subscription-id"] == sub.id
 
 
@@ -600,7 +538,7 @@ def test_the_server_delivers_alerts_of_captured_readings(world: World, hook: Rec
     assert captured.status_code == 202, captured.text
     (call,) = hook.wait(1)
     assert signed_by(call, "srv-key")
-    assert call.alert["value"] == 85.5 and call.alert["parameter"] == "Temperature"
+    assert call.json["value"] == 85.5 and call.json["parameter"] == "Temperature"
 
     def delivered() -> list[dict[str, Any]]:
         with world.as_role("viewer") as client:
@@ -609,7 +547,7 @@ def test_the_server_delivers_alerts_of_captured_readings(world: World, hook: Rec
         return [d for d in answer.json() if d["delivered_at"]]
 
     wait_until(lambda: len(delivered()) == 1, "the delivery record")
-    assert delivered()[0]["alert"] == call.alert["id"] and delivered()[0]["status"] == 200
+    assert delivered()[0]["alert"] == call.json["id"] and delivered()[0]["status"] == 200
 
     with world.as_role("quality") as client:
         assert client.delete(f"/alerts/subscriptions/{sub['id']}").status_code == 204

@@ -24,7 +24,6 @@ from threadline.web.graph import (
     GraphLayout,
     GraphNode,
     build_graph,
-    human_key,
     layout_graph,
     object_marks,
     parse_expand,
@@ -210,7 +209,7 @@ def test_expanding_a_group_draws_its_members_and_keeps_the_group_id_stable() -> 
     assert not groups(opened)
     shown = by_key(opened)
     assert all(box(i) in shown for i in range(1, 21))
-    assert opened.expanded == {group.id: f"20 logistic units from {human_key(ROOT)}"}
+    assert opened.expanded == {group.id: f"20 logistic units from {display_key(ROOT)}"}
     primary = {(e.source, e.target) for e in opened.edges if e.primary}
     assert (shown[box(3)].id, shown[box(101)].id) in primary
 
@@ -308,16 +307,6 @@ def test_the_figure_of_a_root_alone_is_a_single_node() -> None:
     layout = layout_graph([forward([])], {})
     assert len(layout.nodes) == 1 and not layout.edges
     etree.fromstring(render_svg(layout).encode())
-
-
-def test_human_key_reads_keys_like_display_key() -> None:
-    events, _ = small_plant()
-    keys = [H1, H2, B1, B2, F1, X1, P1, C1, "urn:example:order:7"]
-    for key in keys:
-        stored = canonical_key(key)
-        assert human_key(stored) == display_key(stored), key
-    assert human_key(canonical_key(X1)) == "(00) 040123450000000016"
-    assert len(events) > 0
 
 
 def test_expand_values_are_checked() -> None:

@@ -7,7 +7,7 @@ import csv
 import html
 import io
 import re
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, quote, urlsplit
 
 import httpx
 import openpyxl
@@ -16,12 +16,14 @@ import pytest
 from threadline.errors import NotFound
 from threadline.genealogy import RecallScope, recall
 from threadline.gs1.keys import canonical
-from threadline.labels.content import display_key
+from threadline.labels.content import display_key, hri, key_values, passport_uri
+from threadline.model.identifiers import CANONICAL_BASE
 from threadline.quality.holds import list_holds
 from threadline.service import parse_events
 from threadline.store import audit
 from threadline.web import recall as web_recall
-from threadline.web.recall import find_lots, human_key, quantity_text, totals_text
+from threadline.web.passport_process import _ref as passport_ref
+from threadline.web.recall import find_lots, quantity_text, totals_text
 
 from livekit import PASSWORD, World, world_fixture  # noqa: F401 (fixture)
 from plantkit import B1, B2, C1, C2, F1, FURNACE, H1, H2, X1, X2, qty, receive, transform
@@ -181,8 +183,17 @@ def test_identifiers_and_quantities_read_as_elsewhere_in_threadline(world: World
     with world.store.reader() as reader:
         keys = [r[0] for r in reader.query("SELECT key FROM objects")]
     assert len(keys) > 10
-    assert {key: human_key(key) for key in keys} == {key: display_key(key) for key in keys}
-    assert human_key("urn:example:order:7") == "urn:example:order:7"
+    # Stored keys read by their path and by full parsing say the same, and so do their links.
+    assert {key: display_key(key) for key in keys} == {
+        key: hri(key_values(key)) if key.startswith(CANONICAL_BASE) else key for key in keys
+    }
+    base = "https://trace.plant.example/dl"
+    for key in keys:
+        ref = passport_ref(key, base)
+        assert ref is not None and ref.text == display_key(key)
+        assert ref.href == (
+            passport_uri(key, base) or f"{base}/ui/passport?id={quote(key, safe='')}"
+        )
     assert quantity_text(12000.0, "EA") == "12,000 EA"
     assert quantity_text(64.625, "KGM") == "64.625 KGM"
     assert quantity_text(1e-12, "KGM") == "< 0.001 KGM"

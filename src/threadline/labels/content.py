@@ -21,11 +21,12 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from threadline.errors import InvalidInput
 from threadline.genealogy.resolve import resolve
-from threadline.gs1.digital_link import build_digital_link, parse_digital_link
+from threadline.gs1.digital_link import build_digital_link, parse_digital_link, percent_decode
 from threadline.gs1.element_strings import (
     GS,
     AIValue,
@@ -215,8 +216,31 @@ def _address(reader: Reader, key: str) -> list[str]:
     return lines or [display_key(key)]
 
 
+def stored_key_pairs(key: str) -> list[tuple[str, str]] | None:
+    """The (AI, value) pairs of a canonical GS1 key read straight off its path, or ``None`` when
+    the key needs parsing (not a plain ``https://id.gs1.org/AI/value/...`` path).
+
+    For keys read from the store, which were validated on their way in: pages list hundreds of
+    them, and parsing one again with full GS1 checks costs about a millisecond.
+    """
+    prefix = CANONICAL_BASE + "/"
+    if not key.startswith(prefix) or "?" in key or "#" in key:
+        return None
+    parts = key[len(prefix) :].split("/")
+    if len(parts) % 2:
+        return None
+    pairs = list(zip(parts[::2], parts[1::2], strict=True))
+    if not all(ai.isdigit() and value for ai, value in pairs):
+        return None
+    return [(ai, percent_decode(value)) for ai, value in pairs]
+
+
+@lru_cache(maxsize=65536)
 def display_key(key: str) -> str:
     """A canonical key as a person reads it: bracketed AIs for GS1 keys, else as stored."""
+    pairs = stored_key_pairs(key)
+    if pairs is not None:
+        return " ".join(f"({ai}) {value}" for ai, value in pairs)
     try:
         return hri(key_values(key))
     except InvalidInput:

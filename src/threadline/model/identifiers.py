@@ -28,6 +28,14 @@ class Kind(StrEnum):
     GDTI = "gdti"  # a document
     URI = "uri"  # anything else, kept verbatim
 
+    @classmethod
+    def of(cls, stored: str) -> Kind:
+        """The kind a stored kind name names; :attr:`URI` for any other name."""
+        try:
+            return cls(stored)
+        except ValueError:
+            return cls.URI
+
 
 @dataclass(frozen=True, slots=True)
 class Identifier:

@@ -46,7 +46,6 @@ import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from functools import lru_cache
 from urllib.parse import quote, unquote, urlencode
 
 from threadline.epcis.json_reader import utc_text
@@ -118,7 +117,7 @@ class Series:
     @property
     def device(self) -> str:
         """The equipment key as people read it (a sensor's GIAI without its AI)."""
-        return _display(self.equipment).removeprefix("(8004) ")
+        return display_key(self.equipment).removeprefix("(8004) ")
 
 
 @dataclass
@@ -154,28 +153,6 @@ def equipment_href(slug: str, **query: str) -> str:
     href = f"/ui/equipment/{quote(slug, safe='')}"
     given = {k: v for k, v in query.items() if v}
     return f"{href}?{urlencode(given)}" if given else href
-
-
-_GS1_BASE = "https://id.gs1.org/"
-
-
-def _display(key: str) -> str:
-    """:func:`display_key` of a stored key, without parsing it again where its canonical
-    Digital Link form already spells the element strings (a page may list hundreds of lots,
-    and parsing a GS1 key costs about a millisecond)."""
-    if key.startswith(_GS1_BASE):
-        parts = key[len(_GS1_BASE) :].split("/")
-        if len(parts) % 2 == 0 and all(ai.isdigit() for ai in parts[::2]):
-            return " ".join(
-                f"({ai}) {unquote(value)}"
-                for ai, value in zip(parts[::2], parts[1::2], strict=True)
-            )
-    return _parsed_display(key)
-
-
-@lru_cache(maxsize=1024)
-def _parsed_display(key: str) -> str:
-    return display_key(key)
 
 
 def _extension(key: str) -> str | None:
@@ -243,7 +220,7 @@ def equipment_catalogue(reader: Reader) -> list[Machine]:
     for key, last_event in reader.query(_READ_POINTS_SQL, (MAX_MACHINES,)):
         if _is_site(key):
             continue
-        name = _extension(key) or _display(key)
+        name = _extension(key) or display_key(key)
         machine = Machine(key=key, name=name, read_point=key, last_event=last_event)
         machines[key] = machine
         by_extension.setdefault(name, []).append(machine)
@@ -253,7 +230,9 @@ def equipment_catalogue(reader: Reader) -> list[Machine]:
             named = by_extension.get(series.equipment, [])
             home = named[0] if len(named) == 1 else None
         if home is None:
-            home = Machine(key=series.equipment, name=_display(series.equipment), read_point=None)
+            home = Machine(
+                key=series.equipment, name=display_key(series.equipment), read_point=None
+            )
             machines[series.equipment] = home
         home.series.append(series)
     ordered = sorted(machines.values(), key=lambda m: (m.name.casefold(), m.key))
@@ -609,7 +588,7 @@ def _panel(
 def _scope(spec: SpecRow) -> str:
     parts = []
     if spec.product:
-        parts.append(f"product {_display(spec.product)}")
+        parts.append(f"product {display_key(spec.product)}")
     parts.append(f"equipment {spec.equipment}" if spec.equipment else "any equipment")
     return f" ({', '.join(parts)})"
 
@@ -643,7 +622,7 @@ def _lots(reader: Reader, machine: Machine, start: str, end: str) -> tuple[list[
     rows = [
         LotRow(
             key=key,
-            text=_display(key),
+            text=display_key(key),
             href=f"/ui/passport?id={quote(key, safe='')}",
             role=role.replace("_", " "),
             quantity=_total(lots),

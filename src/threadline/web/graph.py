@@ -35,6 +35,7 @@ from threadline.genealogy.index import GraphIndex
 from threadline.genealogy.resolve import resolve
 from threadline.genealogy.trace import Direction, trace
 from threadline.labels.content import KIND_NAMES
+from threadline.model.identifiers import Kind
 from threadline.quality.holds import held_map
 from threadline.store.base import Reader
 from threadline.store.projector import SHIPPED, persistent_in_force
@@ -48,8 +49,6 @@ from threadline.web.graph_layout import (
     GraphEdge,
     GraphLayout,
     GraphNode,
-    _kind,
-    human_key,
     layout_graph,
     parse_expand,
 )
@@ -72,7 +71,6 @@ __all__ = [
     "build_graph",
     "default_title",
     "graph_href",
-    "human_key",
     "layout_graph",
     "object_marks",
     "parse_expand",
@@ -223,7 +221,7 @@ def build_graph(
         if node.group is not None:
             node.href = graph_href(obj.key, direction, kept | {node.group}, base=base) + "#graph"
     human = layout.nodes[0].label
-    kind_name = KIND_NAMES.get(_kind(obj.kind), obj.kind)
+    kind_name = KIND_NAMES.get(Kind.of(obj.kind), obj.kind)
     quoted = quote(obj.key, safe="")
     links = {
         "passport": node_href(obj.key),

@@ -21,7 +21,6 @@ import re
 from collections import deque
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from functools import lru_cache
 
 from threadline.errors import InvalidInput
 from threadline.genealogy.trace import TraceNode, TraceResult
@@ -42,7 +41,6 @@ __all__ = [
     "GraphEdge",
     "GraphLayout",
     "GraphNode",
-    "human_key",
     "layout_graph",
     "parse_expand",
 ]
@@ -105,7 +103,7 @@ class GraphNode:
 
     @property
     def kind_name(self) -> str:
-        kind = _kind(self.kind)
+        kind = Kind.of(self.kind)
         if self.key is None:
             return _PLURALS.get(kind, "objects")
         return KIND_NAMES.get(kind, "Object")
@@ -201,13 +199,6 @@ class _Budget:
         return True
 
 
-def _kind(value: str) -> Kind:
-    try:
-        return Kind(value)
-    except ValueError:
-        return Kind.URI
-
-
 def _quantity(value: float | None, uom: str | None) -> str:
     if value is None:
         return ""
@@ -216,18 +207,6 @@ def _quantity(value: float | None, uom: str | None) -> str:
     else:
         text = f"{value:,.3f}".rstrip("0").rstrip(".")
     return f"{text} {uom or ''}".strip()
-
-
-@lru_cache(maxsize=65536)
-def human_key(key: str) -> str:
-    """``display_key`` of ``key``, fast for the canonical Digital Link keys most objects have."""
-    prefix = CANONICAL_BASE + "/"
-    if key.startswith(prefix) and "?" not in key and "%" not in key:
-        parts = key[len(prefix) :].split("/")
-        ais, values = parts[::2], parts[1::2]
-        if len(parts) % 2 == 0 and all(a.isdigit() for a in ais) and all(values):
-            return " ".join(f"({a}) {v}" for a, v in zip(ais, values, strict=True))
-    return display_key(key)
 
 
 def _product(key: str) -> str | None:
@@ -266,7 +245,7 @@ def _single(n: TraceNode, sign: int, marks: Mapping[str, frozenset[str]]) -> Gra
         depth=sign * n.depth,
         kind=n.kind,
         relation=n.relation,
-        label=human_key(n.id),
+        label=display_key(n.id),
         key=n.id,
         quantity=n.quantity,
         uom=n.uom,
@@ -341,7 +320,7 @@ def _grow(
             gid = _hash_id("g", sign, item.node.id, kind, relation)
             collapse = len(bucket) > max_children and gid not in expand
             if not collapse and len(bucket) > max_children:
-                plural = _PLURALS.get(_kind(kind), "objects")
+                plural = _PLURALS.get(Kind.of(kind), "objects")
                 expanded[gid] = f"{len(bucket):,} {plural} from {item.node.label}"
             if collapse:
                 pieces = [(bucket, True)] if budget.take(1) else []
@@ -416,7 +395,7 @@ def layout_graph(
         depth=0,
         kind=first.kind,
         relation="",
-        label=human_key(first.root),
+        label=display_key(first.root),
         key=first.root,
         marks={m: 1 for m in marks.get(first.root, ())},
         root=True,

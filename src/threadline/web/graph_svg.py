@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from html import escape
 
 from threadline.labels.content import KIND_NAMES
+from threadline.model.identifiers import Kind
 from threadline.web.graph_layout import (
     MARGIN,
     MARKS,
@@ -21,7 +22,6 @@ from threadline.web.graph_layout import (
     GraphEdge,
     GraphLayout,
     GraphNode,
-    _kind,
 )
 
 __all__ = ["default_title", "render_svg"]
@@ -172,7 +172,7 @@ def _lower_first(text: str) -> str:
 
 def default_title(layout: GraphLayout) -> str:
     """``Genealogy of lot (01) ... (10) H1, downstream``: the figure's accessible name."""
-    kind = KIND_NAMES.get(_kind(layout.root_kind), "object")
+    kind = KIND_NAMES.get(Kind.of(layout.root_kind), "object")
     way = _WAYS.get(layout.direction, layout.direction)
     return f"Genealogy of {_lower_first(kind)} {layout.nodes[0].label}, {way}"
 

@@ -246,11 +246,6 @@ def _holds(reader: Reader, key: str, base: str, index: GraphIndex | None) -> lis
 
 
 # -- small helpers ---------------------------------------------------------------------------------
-def _kind(value: str) -> Kind:
-    try:
-        return Kind(value)
-    except ValueError:
-        return Kind.URI
 
 
 def _quantity(value: float | None, uom: str | None) -> str:
@@ -262,7 +257,7 @@ def _neighbours(result: TraceResult, base: str) -> tuple[list[Neighbour], int]:
     shown = [
         Neighbour(
             ref=_ref(n.id, base) or Ref(n.id, n.id, None),
-            kind=KIND_NAMES[_kind(n.kind)],
+            kind=KIND_NAMES[Kind.of(n.kind)],
             relation=n.relation.replace("_", " "),
             quantity=_quantity(n.quantity, n.uom),
             time=n.time,
@@ -317,7 +312,7 @@ def _receipts(reader: Reader, ids: Sequence[int]) -> dict[int, EventRow]:
 def _supplier_lots(reader: Reader, backward: TraceResult, base: str) -> tuple[list[SupplyLot], int]:
     """The raw-material lots of a backward trace (the lots nothing went into), capped."""
     targets = {link.target for link in backward.links}
-    roots = [n.id for n in backward.nodes if n.id not in targets and _kind(n.kind) in _LOTS]
+    roots = [n.id for n in backward.nodes if n.id not in targets and Kind.of(n.kind) in _LOTS]
     shown = roots[:SUPPLIER_LOTS_SHOWN]
     if not shown:
         return [], 0
@@ -388,7 +383,7 @@ def build_passport(
     Raises :class:`~threadline.errors.NotFound` for an object the store does not know.
     """
     obj = resolve(reader, identifier)
-    kind = _kind(obj.kind)
+    kind = Kind.of(obj.kind)
     material = kind in _MATERIAL
     now = where(reader, obj.key)
     # Lots and containers: the whole backward trace (supplier lots, production steps); other

@@ -43,9 +43,9 @@ from threadline.epcis.sensors import measurement_word, report_views
 from threadline.errors import InvalidInput
 from threadline.genealogy.trace import TraceResult
 from threadline.genealogy.window import parse_time
-from threadline.gs1.digital_link import percent_decode, percent_encode
+from threadline.gs1.digital_link import percent_encode
 from threadline.gs1.keys import canonical
-from threadline.labels.content import display_key, passport_uri
+from threadline.labels.content import display_key, passport_uri, stored_key_pairs
 from threadline.model.identifiers import CANONICAL_BASE
 from threadline.quality.specs import breach
 from threadline.store.base import EventRow, Reader
@@ -168,16 +168,12 @@ def _ref(key: str | None, base: str) -> Ref | None:
 
 @lru_cache(maxsize=8192)
 def _cached_ref(key: str, base: str) -> Ref:
-    # A stored canonical GS1 key is valid already: its reading and its address on ``base`` come
-    # from its path's AI values (as display_key and passport_uri give them) without checking
-    # each value again, which would cost about a millisecond per identifier.
-    if key.startswith(_GS1_ROOT) and "?" not in key and "#" not in key:
-        parts = key[len(_GS1_ROOT) :].split("/")
-        if len(parts) % 2 == 0 and all(ai.isdigit() for ai in parts[::2]):
-            pairs = [(ai, percent_decode(v)) for ai, v in zip(parts[::2], parts[1::2], strict=True)]
-            text = " ".join(f"({ai}) {value}" for ai, value in pairs)
-            path = "".join(f"/{ai}/{percent_encode(value)}" for ai, value in pairs)
-            return Ref(key, text, base.rstrip("/") + path)
+    # A stored canonical GS1 key is valid already: its address on ``base`` comes from its
+    # path's AI values (as passport_uri gives it) without checking each value again.
+    pairs = stored_key_pairs(key)
+    if pairs is not None:
+        path = "".join(f"/{ai}/{percent_encode(value)}" for ai, value in pairs)
+        return Ref(key, display_key(key), base.rstrip("/") + path)
     try:
         href = passport_uri(key, base)
     except InvalidInput:  # a stored key that no longer parses still has its passport

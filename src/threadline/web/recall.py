@@ -21,9 +21,8 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from functools import lru_cache
 from typing import Any, Literal
-from urllib.parse import quote, unquote, urlencode
+from urllib.parse import quote, urlencode
 
 from threadline.errors import InvalidInput, NotFound
 from threadline.genealogy.index import GraphIndex
@@ -485,20 +484,6 @@ def totals_text(pairs: Iterable[tuple[float | None, str | None]]) -> str:
     return " · ".join(quantity_text(v, u or None) for u, v in sorted(sums.items()))
 
 
-@lru_cache(maxsize=65536)
-def human_key(key: str) -> str:
-    """``(01) 04012345004045 (10) FL24-000001``: what :func:`display_key` says, without its
-    full GS1 validation (a canonical key was validated when stored; a scope shows hundreds)."""
-    path = key[len(CANONICAL_BASE) + 1 :] if key.startswith(CANONICAL_BASE + "/") else ""
-    parts = path.split("/")
-    if not path or "?" in path or "#" in path or len(parts) % 2:
-        return display_key(key)
-    pairs = list(zip(parts[::2], parts[1::2], strict=True))
-    if not all(ai.isdigit() and value for ai, value in pairs):
-        return display_key(key)
-    return " ".join(f"({ai}) {unquote(value)}" for ai, value in pairs)
-
-
 def _kind_name(kind: str) -> str:
     try:
         return KIND_NAMES[Kind(kind)]
@@ -521,7 +506,7 @@ def build_scope_view(
     scope, names = gathered.scope, gathered.names
 
     def ref(key: str) -> Ref:
-        return Ref(key, human_key(key), link(key), names.get(key, ""))
+        return Ref(key, display_key(key), link(key), names.get(key, ""))
 
     suspects = [(ref(s["id"]), _kind_name(s["kind"])) for s in scope.suspects]
     lots = []

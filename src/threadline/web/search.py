@@ -111,7 +111,6 @@ _VTYPE = "urn:epcglobal:epcis:vtype:"
 _NAMED_TYPES = (*LOCATION_TYPES, f"{_VTYPE}Party", f"{_VTYPE}SourceDest")
 _HEAT_ATTRIBUTES = frozenset({"heatnumber", "heatno", "heat", "heatlot", "meltnumber"})
 _PRODUCT_ATTRIBUTES = ("product", "productName", "descriptionShort", "tradeItemDescription")
-_KINDS = frozenset(k.value for k in Kind)
 _BRACKET_GAP = re.compile(r"\)\s+|\s+(?=\()")
 
 
@@ -213,10 +212,6 @@ def search(
 def _after(prefix: str) -> str:
     """The smallest string greater than every string that starts with ``prefix``."""
     return prefix[:-1] + chr(ord(prefix[-1]) + 1)
-
-
-def _kind(value: str) -> Kind:
-    return Kind(value) if value in _KINDS else Kind.URI
 
 
 def _encoded(value: str) -> str:
@@ -366,7 +361,7 @@ class _Search:
         shown = _human(item.id)
         self.readings.append(f"GS1 data: {shown}")
         self.exact_keys[item.id] = "GS1 data"
-        kind = _kind(item.kind)
+        kind = Kind.of(item.kind)
         if kind is Kind.GTIN:
             self.gtins.append(item.id[len(_GTINS) :][:14])
         elif kind in (Kind.LGTIN, Kind.SGTIN):
@@ -406,7 +401,7 @@ class _Search:
 
     # -- lookups -------------------------------------------------------------------------------
     def _add(self, row: ObjectRow, *, exact: bool, group: str | None = None) -> _Found | None:
-        slug = group or _GROUP_OF_KIND.get(_kind(row.kind), "other")
+        slug = group or _GROUP_OF_KIND.get(Kind.of(row.kind), "other")
         hits = self.found[slug]
         if row.key in hits:
             found = hits[row.key]
@@ -625,7 +620,7 @@ class _Search:
 
     def _hit(self, slug: str, found: _Found) -> Hit:
         row = found.row
-        kind = _kind(row.kind)
+        kind = Kind.of(row.kind)
         human = _human(row.key)
         title = self.names.get(row.key) or found.title or _title(kind, row.key, human)
         kind_name = KIND_NAMES.get(kind, "Identifier")
