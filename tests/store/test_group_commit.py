@@ -14,7 +14,7 @@ from threadline.store import AppendResult, Store
 from threadline.store import writer as writer_module
 from threadline.store.group_commit import GroupCommitter
 
-from plantkit import document, receive
+from plantkit import declare_error, document, receive
 
 
 def _events(first_minute: int, count: int) -> list[AnyEvent]:
@@ -119,3 +119,41 @@ def test_close_finishes_queued_work_and_refuses_more(store: Store) -> None:
     assert store.counts()["events"] == 5
     with pytest.raises(RuntimeError):
         committer.submit(_events(9900, 1))
+
+
+def test_a_shared_commit_tells_each_submission_its_own_counts(store: Store) -> None:
+    """One group, one append: duplicates and declarations are counted for the part they are in."""
+    committer = GroupCommitter(store)
+    first_raw = [
+        receive(100 + i, f"urn:epc:class:lgtin:4098765.012345.G91{i}", 10) for i in range(3)
+    ]
+    first = list(read_json_document(document(first_raw)).events)
+    # The same event as first's first, parsed again (as a retried request would be).
+    again = list(read_json_document(document(first_raw[:1])).events)
+    original_raw = receive(200, "urn:epc:class:lgtin:4098765.012345.G9200", 10)
+    original = list(read_json_document(document([original_raw])).events)
+    declared = list(read_json_document(document([declare_error(original_raw, 300)])).events)
+    try:
+        with store.writer():
+            held = committer.submit(_events(9000, 1))
+            deadline = time.monotonic() + 10
+            while committer._queue.qsize() and time.monotonic() < deadline:
+                time.sleep(0.01)
+            futures = [
+                committer.submit(first),
+                committer.submit(again),  # the same event as first's first: a duplicate
+                committer.submit(original),
+                committer.submit(declared),  # declares the previous part's event in error
+            ]
+        _wait([held])
+        results = _wait(futures)
+    finally:
+        committer.close()
+    assert committer.stats.largest_group == 4
+    assert [(r.inserted, r.duplicates, r.declared_in_error) for r in results] == [
+        (3, 0, 0),
+        (0, 1, 0),
+        (1, 0, 0),
+        (1, 0, 1),
+    ]
+    assert store.counts()["events"] == 1 + 3 + 1 + 1

@@ -227,6 +227,17 @@ class Store(ABC):
     def json_param(self) -> str:
         """The placeholder that stores a JSON text parameter into a JSON column."""
 
+    #: Whether a one-row read by key answers at once, never waiting for other transactions or
+    #: the network: a server may then run such reads on its event loop (see ``api.deps``).
+    quick_reads = False
+
+    def insert_rows(self, cursor: Any, statement: str, rows: Sequence[Sequence[Any]]) -> None:
+        """Run an ``INSERT ... VALUES (?, ...)`` statement (from :meth:`sql`) for every row.
+
+        The same as ``cursor.executemany``; a backend may send many rows per statement.
+        """
+        cursor.executemany(statement, rows)
+
     @abstractmethod
     def load_json(self, value: Any) -> Any:
         """A JSON column value as read back by the driver -> Python data."""

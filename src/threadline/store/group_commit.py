@@ -131,22 +131,18 @@ class GroupCommitter:
                 return
 
     def _commit(self, group: list[_Submission]) -> None:
-        results: list[AppendResult] = []
         listening = bool(self._listeners)
         first = end = 0
         try:
             with self.store.writer() as writer:
                 if listening:
                     first = self.store.first_free_id(writer.cursor, "events")
-                for submission in group:
-                    before = _copy(writer.result)
-                    if submission.events:
-                        writer.append(submission.events)
-                        writer.flush()
-                    result = _minus(writer.result, before)
+                # One append for the whole group: one round of queries and inserts, however
+                # many submissions share the commit; each submission still gets its own counts.
+                results = writer.append_parts([s.events for s in group])
+                for submission, result in zip(group, results, strict=True):
                     if submission.also is not None:
                         submission.also(writer.cursor, result)
-                    results.append(result)
                 if listening:
                     end = self.store.first_free_id(writer.cursor, "events")
         except BaseException as exc:  # handed to the submitters, whatever it is
@@ -172,15 +168,3 @@ class GroupCommitter:
                 listener(first, last)
             except Exception:  # a listener's fault must never stop the writer
                 log.exception("commit listener %r failed", listener)
-
-
-def _copy(result: AppendResult) -> AppendResult:
-    return AppendResult(result.inserted, result.duplicates, result.declared_in_error)
-
-
-def _minus(after: AppendResult, before: AppendResult) -> AppendResult:
-    return AppendResult(
-        after.inserted - before.inserted,
-        after.duplicates - before.duplicates,
-        after.declared_in_error - before.declared_in_error,
-    )

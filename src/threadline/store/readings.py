@@ -210,7 +210,7 @@ def reading_rows(event: AnyEvent, row: int | None, event_time: str | None = None
 
 
 def write_readings(writer: Writer, live: Sequence[tuple[int, AnyEvent, str]]) -> None:
-    """Insert the readings of a batch of stored events with one ``executemany``.
+    """Insert the readings of a batch of stored events in bulk.
 
     Events without a sensorElementList cost one attribute test each.
     """
@@ -223,7 +223,9 @@ def write_readings(writer: Writer, live: Sequence[tuple[int, AnyEvent, str]]) ->
         for r in reading_rows(event, row, time):
             rows.append((*r[:-1], None if r.extra is None else store.dump_json(r.extra)))
     if rows:
-        writer.cursor.executemany(store.sql(_INSERT.replace("{J}", store.json_param())), rows)
+        store.insert_rows(
+            writer.cursor, store.sql(_INSERT.replace("{J}", store.json_param())), rows
+        )
 
 
 def delete_readings(writer: Writer, row: int) -> None:

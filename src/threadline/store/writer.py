@@ -3,7 +3,7 @@
 A :class:`Writer` belongs to one open write transaction (see :meth:`Store.writer`). It buffers
 events, and on each flush: drops events already stored, inserts the new ones, creates or finds
 their objects, folds them into object status, opens and closes genealogy edges, and writes all of
-it with a handful of ``executemany`` calls. Error declarations are applied between batches: the
+it with a handful of bulk inserts. Error declarations are applied between batches: the
 declared event leaves every projection and the objects it touched are re-folded from their
 remaining history.
 """
@@ -96,6 +96,8 @@ class Writer(Reader):
         self._sql_event_object = store.sql(_INSERT_EVENT_OBJECT)
         self._sql_object = store.sql(_INSERT_OBJECT)
         self._sql_link = store.sql("INSERT INTO event_chain (id, prev_hash, hash) VALUES (?, ?, ?)")
+        # While append_parts runs: which part each event came from, and each part's result.
+        self._owner: dict[int, AppendResult] | None = None
 
     # -- public ---------------------------------------------------------------------------------
     def append(self, events: Iterable[AnyEvent], *, progress: ProgressFn | None = None) -> None:
@@ -119,6 +121,36 @@ class Writer(Reader):
             self.flush()
             if progress:
                 progress(len(batch))
+
+    def append_parts(self, parts: Sequence[Sequence[AnyEvent]]) -> list[AppendResult]:
+        """Append several submissions' events as one batch; returns each submission's result.
+
+        The group committer folds concurrent captures into one call: the whole group costs one
+        round of queries and inserts instead of one per submission. Events keep their order
+        (a declaration in a later part sees the events of earlier parts), and each part is told
+        what happened to its own events. Every part's events are stored or none are, as with
+        :meth:`append`.
+        """
+        results = [AppendResult() for _ in parts]
+        owner: dict[int, AppendResult] = {}
+        events: list[AnyEvent] = []
+        for part, result in zip(parts, results, strict=True):
+            for event in part:
+                owner[id(event)] = result
+            events.extend(part)
+        self._owner = owner
+        try:
+            self.append(events)
+            self.flush()
+        finally:
+            self._owner = None
+        return results
+
+    def _count(self, event: AnyEvent, field: str, n: int = 1) -> None:
+        setattr(self.result, field, getattr(self.result, field) + n)
+        if self._owner is not None:
+            part = self._owner[id(event)]
+            setattr(part, field, getattr(part, field) + n)
 
     def bump_graph_version(self) -> None:
         """Record, in this transaction, that the genealogy changed (see ``meta``)."""
@@ -167,7 +199,7 @@ class Writer(Reader):
         for event in batch:
             key = (event.event_id, event.error_declaration is not None)
             if key in stored or key in seen:
-                self.result.duplicates += 1
+                self._count(event, "duplicates")
                 continue
             seen.add(key)
             fresh.append(event)
@@ -186,7 +218,7 @@ class Writer(Reader):
                     (first + offset, key, ident.kind.value, ident.product, ident.gcp_length)
                 )
                 found[key] = first + offset
-            self.cursor.executemany(self._sql_object, rows)
+            self.store.insert_rows(self.cursor, self._sql_object, rows)
         return found
 
     # -- events -----------------------------------------------------------------------------------
@@ -198,7 +230,7 @@ class Writer(Reader):
 
     def _write_links(self) -> None:
         if self._links:
-            self.cursor.executemany(self._sql_link, self._links)
+            self.store.insert_rows(self.cursor, self._sql_link, self._links)
             self._links = []
 
     def _event_row(
@@ -247,9 +279,13 @@ class Writer(Reader):
             )
             if not erroneous:
                 live.append((first + offset, event, time))
-        self.cursor.executemany(self._sql_event, rows)
+        self.store.insert_rows(self.cursor, self._sql_event, rows)
         self._write_links()
-        self.result.inserted += len(events)
+        if self._owner is None:  # a bulk import: one addition, not one call per event
+            self.result.inserted += len(events)
+        else:
+            for event in events:
+                self._count(event, "inserted")
         self.project(live)
 
     # -- projections -------------------------------------------------------------------------
@@ -340,9 +376,11 @@ class Writer(Reader):
                     attrs[oid] = event.ilmd
         batch.write()
         if index_rows:
-            self.cursor.executemany(self._sql_event_object, list(index_rows))
+            self.store.insert_rows(self.cursor, self._sql_event_object, index_rows)
         if statuses:
-            self.cursor.executemany(self._sql_status, [s.as_row() for s in statuses.values()])
+            self.store.insert_rows(
+                self.cursor, self._sql_status, [s.as_row() for s in statuses.values()]
+            )
         if attrs:
             sql = self.store.sql(
                 f"UPDATE objects SET attrs = {self.store.json_param()} WHERE id = ?"
@@ -361,7 +399,7 @@ class Writer(Reader):
             [self._event_row(row, event, time, now, declaration=True, erroneous=False)],
         )
         self._write_links()
-        self.result.inserted += 1
+        self._count(event, "inserted")
         self.cursor.execute(
             self.store.sql(
                 "INSERT INTO error_declarations (event_id, declared_at, reason, corrective_ids, "
@@ -387,7 +425,7 @@ class Writer(Reader):
                 (True, original),
             )
             self._retract(original, self.store.load_json(doc), event.event_id)
-            self.result.declared_in_error += 1
+            self._count(event, "declared_in_error")
 
     def _retract(self, row: int, doc: dict[str, Any], event_id: str) -> None:
         """Remove one event from every projection and re-fold the objects it touched."""
@@ -449,7 +487,7 @@ class Writer(Reader):
                     self.store.sql(f"DELETE FROM status WHERE object {fragment}"), chunk
                 )
             rows = [st.as_row() for st in out if st.last_time is not None]
-            self.cursor.executemany(self._sql_status, rows)
+            self.store.insert_rows(self.cursor, self._sql_status, rows)
 
 
 def _chunks(items: Iterable[T], size: int) -> Iterator[list[T]]:
@@ -627,7 +665,7 @@ class _EdgeBatch:
             first = writer._allocate("edges", len(self.new))
             for offset, edge in enumerate(self.new):
                 edge[0] = first + offset
-            writer.cursor.executemany(writer._sql_edge, [tuple(e) for e in self.new])
+            writer.store.insert_rows(writer.cursor, writer._sql_edge, self.new)
         if self.closed:
             writer.cursor.executemany(
                 writer.store.sql("UPDATE edges SET valid_to = ?, closed_by = ? WHERE id = ?"),
