@@ -375,3 +375,26 @@ def test_equipment_page_errors_are_pages(shop: World) -> None:
         redirected = nobody.get("/ui/equipment/CH-01")
     assert redirected.status_code == 303
     assert redirected.headers["location"].startswith("/login?next=")
+
+
+def test_a_machines_alerts_are_found_however_many_others_came_after(plant: Store) -> None:
+    """The page's alerts come through the index on equipment, not a scan of the newest alerts."""
+    later = [
+        ("2026-03-02T00:00:00Z", "out_of_spec", "PRESS-9", f"press alert {i}", f"bulk-{i}")
+        for i in range(12_000)
+    ]
+    sensor = ("2026-03-02T00:00:00Z", "out_of_spec", SENSOR_KEY, "sensor alert", "bulk-sensor")
+    insert = "INSERT INTO alerts (time, kind, equipment, message, dedup) VALUES (?, ?, ?, ?, ?)"
+    with transaction(plant, write=True) as cursor:
+        plant.insert_rows(cursor, plant.sql(insert), [*later[:6_000], sensor, *later[6_000:]])
+    with plant.reader() as reader:
+        page = build_equipment_page(reader, "CH-01")
+        press = build_equipment_page(reader, "PRESS-9")
+    # The sensor's alert (newer) first, then the machine's own from the fixture, 12,000 rows back.
+    assert [a.message for a in page.alerts] == [
+        "sensor alert",
+        "Temperature on CH-01 at 2026-03-01T06:54:30Z: 95 CEL is above USL (90)",
+    ]
+    assert [a.message for a in press.alerts] == [
+        f"press alert {i}" for i in range(11_999, 11_979, -1)
+    ]

@@ -36,8 +36,8 @@ to the machine's newest reading (not the wall clock). Every read is an indexed r
 limit: a series with more readings in the window than its share of ``READINGS_BUDGET`` is drawn
 from ``SAMPLE_RUNS`` runs of consecutive readings spread over the window (said so under the
 chart); the lots come from :func:`threadline.genealogy.window` when the window holds at most
-``WINDOW_EVENTS_MAX`` events at the read point; recent alerts are looked for among the newest
-``ALERTS_SCANNED`` alerts, since ``alerts`` has no index on equipment.
+``WINDOW_EVENTS_MAX`` events at the read point; recent alerts come through the alerts' index on
+equipment, however old.
 """
 
 from __future__ import annotations
@@ -100,7 +100,6 @@ SAMPLE_RUNS = 40  # a series denser than its share of the budget is sampled in t
 WINDOW_EVENTS_MAX = 400  # lots are listed when the window holds at most this many events
 LOTS_SHOWN = 200
 ALERTS_SHOWN = 20
-ALERTS_SCANNED = 10_000  # recent alerts looked through (alerts has no index on equipment)
 
 
 # -- catalogue -------------------------------------------------------------------------------------
@@ -654,17 +653,17 @@ _ALERT_COLS = (
 
 
 def recent_alerts(reader: Reader, machine: Machine, *, limit: int = ALERTS_SHOWN) -> list[AlertRow]:
-    """The newest alerts raised on the machine or its sensors, among the last
-    ``ALERTS_SCANNED`` alerts (the alerts table has no index on equipment)."""
-    keys = sorted({machine.key, machine.name, *machine.devices})
-    marks = ", ".join("?" * len(keys))
-    rows = reader.query(
-        f"SELECT {_ALERT_COLS} FROM alerts WHERE id > "
-        "(SELECT coalesce(max(id), 0) FROM alerts) - ? "
-        f"AND equipment IN ({marks}) ORDER BY id DESC LIMIT ?",
-        (ALERTS_SCANNED, *keys, limit),
-    )
-    return [AlertRow(*r) for r in rows]
+    """The newest ``limit`` alerts raised on the machine or its sensors, however old."""
+    # One query per key walks the (equipment, id) index backwards and stops after ``limit``
+    # rows; a single IN query would read every alert of the machine to sort them.
+    found: list[AlertRow] = []
+    for key in sorted({machine.key, machine.name, *machine.devices}):
+        rows = reader.query(
+            f"SELECT {_ALERT_COLS} FROM alerts WHERE equipment = ? ORDER BY id DESC LIMIT ?",
+            (key, limit),
+        )
+        found.extend(AlertRow(*r) for r in rows)
+    return sorted(found, key=lambda a: a.id, reverse=True)[:limit]
 
 
 def build_equipment_page(
