@@ -1,27 +1,15 @@
-"""The genealogy graph of one object, laid out in layers by depth and drawn as SVG by Threadline.
+"""The genealogy graph of one object for the graph page: traces, marks from the store, a figure.
 
-:func:`layout_graph` turns trace results (backward and/or forward from one root object) and a
-lookup of marks (held, recalled, shipped) into a :class:`GraphLayout`: one column per trace depth,
-upstream to the left of the root and downstream to the right, so material always flows left to
-right. Every object hangs under the object that first reached it in the trace. Where one node
-reaches more than ``max_children`` objects of one kind by one relation, they are drawn as a single
-counted group ("1,034 logistic units"); the objects further along hang under that group, grouped
-again, so a heat lot with 1,500 descendants starts as a short chain of groups. A group is drawn
-object by object when its id is in ``expand``. Whatever the expansions, at most ``max_drawn``
-nodes are drawn and the layout counts the objects left out.
+:func:`build_graph` traces the object backward and/or forward, reads the marks of what it found
+(held, recalled, shipped: :func:`object_marks`), lays the result out and draws it as SVG. Links
+beyond the first one to each object (a pallet also carrying boxes of another lot, a furnace
+load merging several batches) are asked of the trace for up to :data:`LINKS_LIMIT` objects and
+drawn dashed between the drawn nodes.
 
-Links beyond the first one to each object (a pallet also carrying boxes of another lot, a
-furnace load merging several batches) are drawn dashed between the drawn nodes when the traces
-carry them; :func:`build_graph` asks for them for traces of up to :data:`LINKS_LIMIT` objects.
-
-:func:`render_svg` draws a layout as one self-contained SVG (its own styles and legend; each node
-a link to its passport, each group a link that expands it), usable inline in the page and in
-reports. :func:`object_marks` reads the marks of a set of objects from the store, and
-:func:`build_graph` does all of it for the graph page.
-
-The layout and the drawing are pure functions (:mod:`threadline.web.graph_layout` and
-:mod:`threadline.web.graph_svg`, whose public names this module re-exports); only
-:func:`object_marks` and :func:`build_graph` read the store.
+How objects are placed in columns and big sets grouped is :mod:`threadline.web.graph_layout`;
+how a layout is drawn is :mod:`threadline.web.graph_svg`. Both are pure functions, and this
+module re-exports their public names; only :func:`object_marks` and :func:`build_graph` read
+the store.
 """
 
 from __future__ import annotations
