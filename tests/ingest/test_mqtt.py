@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import threading
+import time
 from typing import Any
 
 import pytest
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.reasoncodes import ReasonCode
 
 from threadline.ingest.mqtt import BrokerUnavailable, MqttIngester, parse_message
 from threadline.ingest.readings import find_readings
@@ -192,6 +195,41 @@ def test_an_unreachable_broker_is_a_clear_error(store: Store) -> None:
     ingester = MqttIngester(store, options("x", broker="mqtt://127.0.0.1:9", connect_timeout=2))
     with pytest.raises(BrokerUnavailable, match=r"127\.0\.0\.1:9"):
         ingester.start()
+
+
+class _SlowGrant(MqttIngester):
+    """An ingester whose broker answers SUBSCRIBE late, or refuses it when told to."""
+
+    refuse = False
+
+    def _on_subscribe(self, client: Any, userdata: Any, mid: int, reasons: list[Any],
+                      properties: Any) -> None:  # fmt: skip
+        time.sleep(0.3)
+        if self.refuse:
+            reasons = [ReasonCode(PacketTypes.SUBACK, "Not authorized") for _ in reasons]
+        self.granted_at = time.monotonic()
+        super()._on_subscribe(client, userdata, mid, reasons, properties)
+
+
+def test_start_returns_once_the_subscriptions_are_granted(store: Store, site: str) -> None:
+    # A message published before the broker has the subscriptions reaches no subscriber of a
+    # new session, so a caller of start() must be able to publish at once.
+    ingester = _SlowGrant(store, options(site))
+    try:
+        ingester.start()
+        returned = time.monotonic()
+        assert getattr(ingester, "granted_at", None) is not None, "start() did not wait"
+        assert ingester.granted_at <= returned
+    finally:
+        ingester.close()
+
+
+def test_a_refused_subscription_is_a_clear_error(store: Store, site: str) -> None:
+    ingester = _SlowGrant(store, options(site))
+    ingester.refuse = True
+    with pytest.raises(BrokerUnavailable, match=rf"subscription refused for threadline/{site}/"):
+        ingester.start()
+    ingester.close()
 
 
 def test_messages_on_unknown_topics_are_refused_not_raised() -> None:

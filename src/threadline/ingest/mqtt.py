@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -272,6 +273,9 @@ class MqttIngester:
         self.alert_delivery: AlertWebhookDispatcher | None = None
         self._generation = 0
         self._connected = threading.Event()
+        # Set once the broker has answered the first SUBSCRIBE: a message published before that
+        # answer may reach no subscriber of a new session, so start() waits for it.
+        self._subscribed = threading.Event()
         self._refused: str | None = None
         self._stop = threading.Event()
         self.client = mqtt.Client(
@@ -287,6 +291,7 @@ class MqttIngester:
         self.client.reconnect_delay_set(min_delay=1, max_delay=10)
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = self._on_disconnect
+        self.client.on_subscribe = self._on_subscribe
         self.client.on_message = self._on_message
 
     @property
@@ -295,7 +300,7 @@ class MqttIngester:
 
     # -- connection ------------------------------------------------------------------------
     def start(self) -> None:
-        """Connect and subscribe; returns once the broker has accepted the session."""
+        """Connect and subscribe; returns once the broker has granted every subscription."""
         from paho.mqtt.packettypes import PacketTypes
         from paho.mqtt.properties import Properties
 
@@ -314,7 +319,12 @@ class MqttIngester:
         except OSError as exc:
             raise BrokerUnavailable(f"cannot reach the MQTT broker at {where}: {exc}") from exc
         self.client.loop_start()
-        if not self._connected.wait(self.options.connect_timeout) or self._refused:
+        deadline = time.monotonic() + self.options.connect_timeout
+        answered = self._connected.wait(self.options.connect_timeout) and (
+            self._refused is not None
+            or self._subscribed.wait(max(0.0, deadline - time.monotonic()))
+        )
+        if not answered or self._refused:
             self.client.loop_stop()
             why = self._refused or f"no answer within {self.options.connect_timeout:g} s"
             raise BrokerUnavailable(f"the MQTT broker at {where} refused the session: {why}")
@@ -339,6 +349,19 @@ class MqttIngester:
         log.info("connected to %s:%s (session %s)", self.broker.host, self.broker.port,
                  self.options.effective_client_id())  # fmt: skip
         self._connected.set()
+
+    def _on_subscribe(
+        self, _client: Any, _userdata: Any, _mid: int, reasons: list[Any], _properties: Any
+    ) -> None:
+        refused = [
+            f"{topic} ({reason})"
+            for topic, reason in zip(self.topics, reasons, strict=False)
+            if reason.is_failure
+        ]
+        if refused:
+            self._refused = f"subscription refused for {', '.join(refused)}"
+            log.error("the broker refused the subscriptions %s", ", ".join(refused))
+        self._subscribed.set()
 
     def _on_disconnect(
         self, _client: Any, _userdata: Any, _flags: Any, reason: Any, _properties: Any
