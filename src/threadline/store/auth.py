@@ -128,7 +128,7 @@ def transaction(store: Store, *, write: bool) -> Iterator[Any]:
     SQLite writes start ``BEGIN IMMEDIATE`` (the store's single writer); PostgreSQL ones run at
     READ COMMITTED without the event writer's advisory lock, so a login never waits for an import.
     """
-    with store._raw() as connection:
+    with store._write_connection() if write else store._raw() as connection:
         if not write:
             store._begin_read(connection)
         elif store.engine.dialect.name == "sqlite":

@@ -419,7 +419,7 @@ def _restore_into(store: Store, source: _Source, progress: ProgressFn | None, wi
     postgres = store.engine.dialect.name == "postgresql"
     targets = {t.name: t for t in _reflect(store.engine)}
     types = _column_types(store.engine)
-    with store._raw() as connection:
+    with store._write_connection() as connection:
         if postgres:
             connection.autocommit = False
         else:

@@ -275,6 +275,12 @@ class Store(ABC):
             connection.close()
 
     @contextlib.contextmanager
+    def _write_connection(self) -> Iterator[Any]:
+        """The raw connection a write transaction runs on (by default any pooled one)."""
+        with self._raw() as connection:
+            yield connection
+
+    @contextlib.contextmanager
     def reader(self) -> Iterator[Reader]:
         """A read view that sees one consistent state of the store."""
         with self._raw() as connection:
@@ -289,7 +295,7 @@ class Store(ABC):
         """One write transaction: everything appended through it commits together or not at all."""
         from threadline.store.writer import Writer
 
-        with self._raw() as connection:
+        with self._write_connection() as connection:
             self._begin_write(connection)
             writer = Writer(self, connection)
             try:
@@ -317,7 +323,7 @@ class Store(ABC):
         """Recompute every projection from the stored events; returns the number replayed."""
         from threadline.store.writer import rebuild_projections
 
-        with self._raw() as connection:
+        with self._write_connection() as connection:
             self._begin_write(connection)
             try:
                 count = rebuild_projections(self, connection, progress=progress)

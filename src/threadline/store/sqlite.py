@@ -15,11 +15,15 @@ import orjson
 from sqlalchemy import create_engine, event
 from sqlalchemy.pool import ConnectionPoolEntry
 
+from threadline.errors import StoreUnavailable
 from threadline.store.base import Store
 
 # SQLite accepts up to 32766 host parameters since 3.32; stay well below.
 _MAX_PARAMS = 30000
 
+
+# How long a write waits for the store's single writer (another thread or process) to finish.
+WRITE_WAIT_S = 60.0
 
 # Rows per multi-row INSERT (see SQLiteStore.insert_rows); a power of two.
 _ROWS_PER_INSERT = 128
@@ -126,7 +130,7 @@ class SQLiteStore(Store):
     def __init__(self, path: str, *, batch_size: int = 5000) -> None:
         engine = create_engine(
             f"sqlite:///{path}",
-            connect_args={"check_same_thread": False, "timeout": 60},
+            connect_args={"check_same_thread": False, "timeout": WRITE_WAIT_S},
             # Enough kept open for a server's request threads: a connection beyond the pool
             # is closed when returned, and opening one (with its PRAGMAs) costs a request's time.
             pool_size=16,
@@ -136,6 +140,9 @@ class SQLiteStore(Store):
         super().__init__(f"sqlite:///{path}", engine, batch_size=batch_size)
         self.path = path
         self._checkpointer: _Checkpointer | None = None
+        # Write transactions take turns on one connection kept for them (see _write_connection).
+        self._write_lock = threading.Lock()
+        self._writer_connection: Any = None
 
     def _after_commit(self) -> None:
         if self._checkpointer is None:
@@ -146,7 +153,29 @@ class SQLiteStore(Store):
         if self._checkpointer is not None:
             self._checkpointer.close()
             self._checkpointer = None
+        with self._write_lock:
+            if self._writer_connection is not None:
+                self._writer_connection.close()  # back to the pool, which dispose() closes
+                self._writer_connection = None
         super().close()
+
+    @contextlib.contextmanager
+    def _write_connection(self) -> Iterator[Any]:
+        # SQLite has one writer at a time anyway. Taking turns on a lock (instead of SQLite's
+        # busy handler, which sleeps in steps of up to 100 ms) hands the file over at once, and
+        # one connection kept for writing keeps its large page cache warm: a pooled one would
+        # arrive from a reader with a small, cold cache, and resizing it frees or grows pages.
+        if not self._write_lock.acquire(timeout=WRITE_WAIT_S):
+            raise StoreUnavailable(
+                f"{self.path}: no write transaction could start within {WRITE_WAIT_S:g} s "
+                "(another write of this process holds the store)"
+            )
+        try:
+            if self._writer_connection is None:
+                self._writer_connection = self.engine.raw_connection()
+            yield self._writer_connection
+        finally:
+            self._write_lock.release()
 
     def describe(self) -> str:
         return f"SQLite file {self.path}"
