@@ -110,6 +110,9 @@ class Settings:
     # The plant's MQTT broker: `threadline ingest mqtt` reads from it by default, and whatever
     # publishes to the threadline/{site}/... topics (alerts) can find it here.
     mqtt_broker: str = "mqtt://127.0.0.1:1883"
+    # SQLite: run the service's group commits in a writer process of its own, so that request
+    # handling and writing do not take turns on one interpreter lock (store.writer_process).
+    writer_process: bool = True
     # Captures that would consume, pack or ship held material: "refuse" them (HTTP 409, audited)
     # or only "flag" them (stored, with an alert and an audit entry).
     hold_enforcement: str = "refuse"
@@ -148,5 +151,6 @@ class Settings:
             webhook_backoff=_env_float("THREADLINE_WEBHOOK_BACKOFF", 1.0),
             webhook_delivery=_env_flag("THREADLINE_WEBHOOK_DELIVERY", "1"),
             mqtt_broker=_env("THREADLINE_MQTT_BROKER", "mqtt://127.0.0.1:1883"),
+            writer_process=_env_flag("THREADLINE_WRITER_PROCESS", "1"),
             hold_enforcement=_env_choice("THREADLINE_HOLD_ENFORCEMENT", "refuse", HOLD_MODES),
         )

@@ -4,17 +4,29 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import Future
+from typing import Any
 
 import pytest
 
 from threadline.epcis.json_reader import read_json_document
 from threadline.model.events import AnyEvent
-from threadline.store import AppendResult, Store
+from threadline.store import AppendResult, Store, audit
 from threadline.store import writer as writer_module
 from threadline.store.group_commit import GroupCommitter
+from threadline.store.writer_process import ProcessGroupCommitter
 
 from plantkit import declare_error, document, receive
+
+
+@pytest.fixture(params=["thread", "process"])
+def make_committer(request: pytest.FixtureRequest, store: Store) -> Callable[[], GroupCommitter]:
+    """Both kinds of committer: the writer thread, and (SQLite) the writer process."""
+    if request.param == "process" and store.engine.dialect.name != "sqlite":
+        pytest.skip("the writer process is for SQLite stores")
+    kind = ProcessGroupCommitter if request.param == "process" else GroupCommitter
+    return lambda: kind(store)
 
 
 def _events(first_minute: int, count: int) -> list[AnyEvent]:
@@ -32,8 +44,10 @@ def _wait(futures: list[Future[AppendResult]], seconds: float = 60) -> list[Appe
     return [f.result(timeout=max(0.1, deadline - time.monotonic())) for f in futures]
 
 
-def test_waiting_submissions_share_one_commit(store: Store) -> None:
-    committer = GroupCommitter(store)
+def test_waiting_submissions_share_one_commit(
+    store: Store, make_committer: Callable[[], GroupCommitter]
+) -> None:
+    committer = make_committer()
     try:
         # Hold the store's write lock so that submissions pile up behind the first one.
         with store.writer():
@@ -52,8 +66,10 @@ def test_waiting_submissions_share_one_commit(store: Store) -> None:
     assert store.counts()["events"] == 2 + 93
 
 
-def test_concurrent_clients_store_everything_once(store: Store) -> None:
-    committer = GroupCommitter(store)
+def test_concurrent_clients_store_everything_once(
+    store: Store, make_committer: Callable[[], GroupCommitter]
+) -> None:
+    committer = make_committer()
     batches = [_events(1000 + 5 * i, 5) for i in range(32)]
     results: list[AppendResult] = []
     lock = threading.Lock()
@@ -111,8 +127,10 @@ def test_a_failing_submission_does_not_sink_its_group(
     assert store.counts()["events"] == 9
 
 
-def test_close_finishes_queued_work_and_refuses_more(store: Store) -> None:
-    committer = GroupCommitter(store)
+def test_close_finishes_queued_work_and_refuses_more(
+    store: Store, make_committer: Callable[[], GroupCommitter]
+) -> None:
+    committer = make_committer()
     futures = [committer.submit(_events(9000 + 10 * i, 1)) for i in range(5)]
     committer.close()
     assert all(f.done() for f in futures)
@@ -121,9 +139,11 @@ def test_close_finishes_queued_work_and_refuses_more(store: Store) -> None:
         committer.submit(_events(9900, 1))
 
 
-def test_a_shared_commit_tells_each_submission_its_own_counts(store: Store) -> None:
+def test_a_shared_commit_tells_each_submission_its_own_counts(
+    store: Store, make_committer: Callable[[], GroupCommitter]
+) -> None:
     """One group, one append: duplicates and declarations are counted for the part they are in."""
-    committer = GroupCommitter(store)
+    committer = make_committer()
     first_raw = [
         receive(100 + i, f"urn:epc:class:lgtin:4098765.012345.G91{i}", 10) for i in range(3)
     ]
@@ -157,3 +177,36 @@ def test_a_shared_commit_tells_each_submission_its_own_counts(store: Store) -> N
         (1, 0, 1),
     ]
     assert store.counts()["events"] == 1 + 3 + 1 + 1
+
+
+def test_a_failing_write_beside_the_events_rolls_back_only_its_submission(
+    store: Store, make_committer: Callable[[], GroupCommitter]
+) -> None:
+    """A capture's job or audit row that cannot be written takes its own events down with it,
+    and nobody else's."""
+
+    def job_row(cursor: Any, result: AppendResult) -> None:
+        audit.append(store, cursor, action="test", outcome=f"stored {result.inserted}")
+
+    def broken_row(cursor: Any, result: AppendResult) -> None:
+        cursor.execute(store.sql("INSERT INTO no_such_table (x) VALUES (?)"), (1,))
+
+    committer = make_committer()
+    try:
+        with store.writer():
+            held = committer.submit(_events(4000, 1))
+            deadline = time.monotonic() + 10
+            while committer._queue.qsize() and time.monotonic() < deadline:
+                time.sleep(0.01)
+            good = [committer.submit(_events(4100 + 10 * i, 2), also=job_row) for i in range(3)]
+            failing = committer.submit(_events(4500, 2), also=broken_row)
+        assert [r.inserted for r in _wait([held, *good])] == [1, 2, 2, 2]
+        with pytest.raises(Exception, match="no_such_table"):
+            failing.result(timeout=60)
+    finally:
+        committer.close()
+    assert committer.stats.retried_groups == 1
+    assert store.counts()["events"] == 1 + 6
+    with store.reader() as reader:
+        outcomes = reader.query("SELECT outcome FROM audit_log WHERE action = 'test'")
+    assert sorted(row[0] for row in outcomes) == ["stored 2"] * 3

@@ -58,8 +58,10 @@ from threadline.genealogy.index import GraphIndex
 from threadline.ingest.alerts import publisher_from_env
 from threadline.quality.alerts import AlertChecker
 from threadline.quality.holds import HoldGuard
-from threadline.store import open_store
+from threadline.store import Store, open_store
 from threadline.store.group_commit import GroupCommitter
+from threadline.store.sqlite import SQLiteStore
+from threadline.store.writer_process import ProcessGroupCommitter
 from threadline.web import STATIC_DIR
 from threadline.webhooks import start_webhooks
 
@@ -101,11 +103,18 @@ def _give_back_freed_memory() -> None:
         return
 
 
+def _committer(store: Store, settings: Settings) -> GroupCommitter:
+    """The service's single writer: a process of its own for a SQLite file (when enabled)."""
+    if settings.writer_process and isinstance(store, SQLiteStore) and store.path != ":memory:":
+        return ProcessGroupCommitter(store)
+    return GroupCommitter(store)
+
+
 def _lifespan(settings: Settings, *, freeze_gc: bool) -> Any:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         store = await run_in_threadpool(open_store, settings.db, batch_size=settings.batch_size)
-        committer = GroupCommitter(store)
+        committer = await run_in_threadpool(_committer, store, settings)
         limits = CaptureLimits(settings.capture_max_events, settings.capture_max_bytes)
         # Alerts on captured sensor readings go to THREADLINE_MQTT_BROKER when it is set.
         publisher = publisher_from_env()

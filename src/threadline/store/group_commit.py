@@ -43,6 +43,8 @@ class _Submission:
     events: Sequence[AnyEvent]
     also: AlsoWrite | None = None
     future: Future[AppendResult] = field(default_factory=Future)
+    # The events as a subclass needs them carried (prepared by the submitting thread).
+    payload: Any = None
 
 
 @dataclass
@@ -79,9 +81,13 @@ class GroupCommitter:
         """
         if self._closed:
             raise RuntimeError("the writer is closed")
-        submission = _Submission(list(events), also)
+        submission = self._submission(list(events), also)
         self._queue.put(submission)
         return submission.future
+
+    def _submission(self, events: list[AnyEvent], also: AlsoWrite | None) -> _Submission:
+        """A queued submission; runs on the submitting thread (a subclass prepares it here)."""
+        return _Submission(events, also)
 
     def append(self, events: Sequence[AnyEvent], *, also: AlsoWrite | None = None) -> AppendResult:
         """:meth:`submit` and wait: returns once the events are durable."""
@@ -131,20 +137,8 @@ class GroupCommitter:
                 return
 
     def _commit(self, group: list[_Submission]) -> None:
-        listening = bool(self._listeners)
-        first = end = 0
         try:
-            with self.store.writer() as writer:
-                if listening:
-                    first = self.store.first_free_id(writer.cursor, "events")
-                # One append for the whole group: one round of queries and inserts, however
-                # many submissions share the commit; each submission still gets its own counts.
-                results = writer.append_parts([s.events for s in group])
-                for submission, result in zip(group, results, strict=True):
-                    if submission.also is not None:
-                        submission.also(writer.cursor, result)
-                if listening:
-                    end = self.store.first_free_id(writer.cursor, "events")
+            results, first, end = self._write(group)
         except BaseException as exc:  # handed to the submitters, whatever it is
             if len(group) == 1:
                 group[0].future.set_exception(exc)
@@ -161,6 +155,24 @@ class GroupCommitter:
             submission.future.set_result(result)
         if end > first:
             self._tell(first, end - 1)
+
+    def _write(self, group: Sequence[_Submission]) -> tuple[list[AppendResult], int, int]:
+        """Commit ``group`` in one transaction: each submission's result, and the first and
+        the next free event row id (0, 0 when nobody listens); raises if nothing committed."""
+        listening = bool(self._listeners)
+        first = end = 0
+        with self.store.writer() as writer:
+            if listening:
+                first = self.store.first_free_id(writer.cursor, "events")
+            # One append for the whole group: one round of queries and inserts, however many
+            # submissions share the commit; each submission still gets its own counts.
+            results = writer.append_parts([s.events for s in group])
+            for submission, result in zip(group, results, strict=True):
+                if submission.also is not None:
+                    submission.also(writer.cursor, result)
+            if listening:
+                end = self.store.first_free_id(writer.cursor, "events")
+        return results, first, end
 
     def _tell(self, first: int, last: int) -> None:
         for listener in list(self._listeners):
