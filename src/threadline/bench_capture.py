@@ -161,12 +161,17 @@ def _wait_healthy(base: str, process: subprocess.Popen[bytes], deadline_s: float
 
 @contextmanager
 def served(
-    db: str, *, graph_index: str, deadline_s: float = 60
+    db: str, *, graph_index: str, deadline_s: float = 60, writer_process: bool = True
 ) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     """``threadline serve`` over ``db`` as its own process on a free port: (base URL, process),
     once it answers ``/health``; stopped (terminated, then killed) when the block ends."""
     port = _free_port()
-    env = dict(os.environ, THREADLINE_GRAPH_INDEX=graph_index, PYTHONUNBUFFERED="1")
+    env = dict(
+        os.environ,
+        THREADLINE_GRAPH_INDEX=graph_index,
+        THREADLINE_WRITER_PROCESS="1" if writer_process else "0",
+        PYTHONUNBUFFERED="1",
+    )
     process = subprocess.Popen(
         [sys.executable, "-m", "threadline", "serve", "--db", db, "--port", str(port)],
         env=env,
@@ -186,9 +191,17 @@ def served(
 
 
 def run_capture_bench(
-    *, db: str | None, events: int, per_request: int, clients: int = CLIENTS
+    *,
+    db: str | None,
+    events: int,
+    per_request: int,
+    clients: int = CLIENTS,
+    writer_process: bool = True,
 ) -> dict[str, Any]:
-    """Serve a fresh store, load it with ``clients`` concurrent clients, report events/s."""
+    """Serve a fresh store, load it with ``clients`` concurrent clients, report events/s.
+
+    ``writer_process`` false commits through the service's writer thread instead (SQLite).
+    """
     plant = Plant(scale="small" if events <= 3000 else "medium", seed=11)
     documents = _documents(plant, events, per_request)
     total = sum(len(orjson.loads(d)["epcisBody"]["eventList"]) for d in documents)
@@ -197,7 +210,7 @@ def run_capture_bench(
         with open_store(target) as store:
             add_user(store, name="bench", role=Role.operator, password="bench-password-1")
             _, token = create_token(store, name="bench", label="capture benchmark")
-        with served(target, graph_index="off") as (base, _process):
+        with served(target, graph_index="off", writer_process=writer_process) as (base, _process):
             port = int(base.rsplit(":", 1)[1])
             shards = [documents[i::clients] for i in range(clients)]
             seconds, latencies, failed = asyncio.run(_load("127.0.0.1", port, token, shards))
