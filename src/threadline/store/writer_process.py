@@ -253,6 +253,8 @@ def main(argv: Sequence[str]) -> int:
     connection = Connection(fd)
     try:
         store = open_store(path, migrate=False, batch_size=batch_size)
+        # Imported before "ready" (it loads the GS1 tables): not by the first group's captures.
+        import threadline.store.writer  # noqa: F401
     except BaseException as exc:
         connection.send(("failed", _portable(exc)))
         return 1
