@@ -47,7 +47,9 @@ class Services:
     capture: CaptureService | None = None
 
 
-def get_services(request: Request) -> Services:
+async def get_services(request: Request) -> Services:
+    # async: FastAPI runs a plain function dependency on the thread pool, a hop per request
+    # for what is only an attribute read.
     services: Services = request.app.state.services
     return services
 
@@ -157,7 +159,7 @@ def require(role: Role, *, public: bool = False) -> RoleGuard:
     return RoleGuard(role, public=public)
 
 
-def reads_only(request: Request) -> None:
+async def reads_only(request: Request) -> None:
     """Marks a POST route that changes nothing (``/recall``): not audited as a write."""
     request.state.read_only = True
 

@@ -77,7 +77,7 @@ def _local_input(value: str | None) -> str:
     return text.split(".", 1)[0][:19] if len(text) >= 16 and text[10:11] == "T" else ""
 
 
-def _query_selection(
+async def _query_selection(
     ids: Annotated[list[str] | None, Query()] = None,
     lot: str | None = None,
     equipment: str | None = None,
