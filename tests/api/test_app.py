@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated
 
+import orjson
 import pytest
 from fastapi import Depends
 
@@ -26,6 +27,7 @@ from threadline.store.auth import (
     open_session,
     principal_for_session,
 )
+from threadline.store.writer_process import ProcessGroupCommitter
 
 from livekit import (  # noqa: F401 (fixture)
     PASSWORD,
@@ -37,6 +39,7 @@ from livekit import (  # noqa: F401 (fixture)
     start_server,
     world_fixture,
 )
+from plantkit import document, receive
 
 
 @pytest.fixture(params=[False, True], ids=["resolver-closed", "resolver-public"])
@@ -292,3 +295,35 @@ def test_small_answers_are_not_held_back_by_nagle(world: World) -> None:
             assert client.get("/health").status_code == 200
             took.append(time.perf_counter() - started)
     assert statistics.median(took) < 0.035, took
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+@pytest.mark.parametrize("enabled", [True, False], ids=["process-on", "process-off"])
+def test_captures_commit_through_a_writer_process_on_sqlite(
+    backend: str, enabled: bool, tmp_path: Path
+) -> None:
+    with fresh_database(backend, tmp_path) as db:
+        with open_store(db) as store:
+            add_user(store, name="op", role=Role.operator, password=PASSWORD)
+            _, token = create_token(store, name="op")
+        settings = settings_for(db, writer_process=enabled)
+        app = create_app(settings)
+        live = start_server(settings, app=app)
+        try:
+            committer = app.state.services.capture.committer
+            expected = enabled and backend == "sqlite"
+            assert isinstance(committer, ProcessGroupCommitter) is expected
+            with live.client(headers={"Authorization": f"Bearer {token}"}) as client:
+                answer = client.post(
+                    "/capture",
+                    content=orjson.dumps(
+                        document([receive(5, "urn:epc:class:lgtin:4098765.012345.WP1", 2)])
+                    ),
+                    headers={"Content-Type": "application/ld+json"},
+                )
+            assert answer.status_code == 202, answer.text
+            assert answer.json()["eventsCaptured"] == 1
+        finally:
+            live.stop()
+        with open_store(db) as store:
+            assert store.counts()["events"] == 1

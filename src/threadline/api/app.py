@@ -22,6 +22,7 @@ from __future__ import annotations
 import ctypes
 import gc
 import logging
+import os
 from collections.abc import AsyncIterator, Iterable, Iterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -105,7 +106,9 @@ def _give_back_freed_memory() -> None:
 
 def _committer(store: Store, settings: Settings) -> GroupCommitter:
     """The service's single writer: a process of its own for a SQLite file (when enabled)."""
-    if settings.writer_process and isinstance(store, SQLiteStore) and store.path != ":memory:":
+    # The child inherits its socket by descriptor (subprocess pass_fds): POSIX systems only.
+    in_file = isinstance(store, SQLiteStore) and store.path != ":memory:"
+    if settings.writer_process and os.name == "posix" and in_file:
         return ProcessGroupCommitter(store)
     return GroupCommitter(store)
 
