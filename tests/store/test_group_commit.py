@@ -39,6 +39,14 @@ def _events(first_minute: int, count: int) -> list[AnyEvent]:
     return list(read_json_document(document(raw)).events)
 
 
+def _until_taken(committer: GroupCommitter, seconds: float = 10) -> None:
+    """Return once the writer thread has taken everything submitted so far."""
+    deadline = time.monotonic() + seconds
+    while committer._queue.qsize():
+        assert time.monotonic() < deadline, "the writer thread took nothing"
+        time.sleep(0.01)  # polling interval, not synchronisation
+
+
 def _wait(futures: list[Future[AppendResult]], seconds: float = 60) -> list[AppendResult]:
     deadline = time.monotonic() + seconds
     return [f.result(timeout=max(0.1, deadline - time.monotonic())) for f in futures]
@@ -52,9 +60,7 @@ def test_waiting_submissions_share_one_commit(
         # Hold the store's write lock so that submissions pile up behind the first one.
         with store.writer():
             held = [committer.submit(_events(0, 2))]
-            deadline = time.monotonic() + 10
-            while committer._queue.qsize() and time.monotonic() < deadline:
-                time.sleep(0.01)  # the writer thread has taken the first submission
+            _until_taken(committer)  # the writer thread has the first submission
             held += [committer.submit(_events(100 + 10 * i, 3)) for i in range(31)]
             assert not any(f.done() for f in held)  # nothing acknowledged before its commit
         results = _wait(held)
@@ -111,9 +117,7 @@ def test_a_failing_submission_does_not_sink_its_group(
     try:
         with store.writer():
             first = committer.submit(_events(6000, 1))
-            deadline = time.monotonic() + 10
-            while committer._queue.qsize() and time.monotonic() < deadline:
-                time.sleep(0.01)
+            _until_taken(committer)  # the writer thread has the first submission
             good = [committer.submit(_events(7000 + 10 * i, 2)) for i in range(3)]
             failing = committer.submit(bad)
             good.append(committer.submit(_events(8000, 2)))
@@ -156,9 +160,7 @@ def test_a_shared_commit_tells_each_submission_its_own_counts(
     try:
         with store.writer():
             held = committer.submit(_events(9000, 1))
-            deadline = time.monotonic() + 10
-            while committer._queue.qsize() and time.monotonic() < deadline:
-                time.sleep(0.01)
+            _until_taken(committer)  # the writer thread has the first submission
             futures = [
                 committer.submit(first),
                 committer.submit(again),  # the same event as first's first: a duplicate
@@ -195,9 +197,7 @@ def test_a_failing_write_beside_the_events_rolls_back_only_its_submission(
     try:
         with store.writer():
             held = committer.submit(_events(4000, 1))
-            deadline = time.monotonic() + 10
-            while committer._queue.qsize() and time.monotonic() < deadline:
-                time.sleep(0.01)
+            _until_taken(committer)  # the writer thread has the first submission
             good = [committer.submit(_events(4100 + 10 * i, 2), also=job_row) for i in range(3)]
             failing = committer.submit(_events(4500, 2), also=broken_row)
         assert [r.inserted for r in _wait([held, *good])] == [1, 2, 2, 2]

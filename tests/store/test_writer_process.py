@@ -100,18 +100,19 @@ def test_a_write_that_reads_back_is_refused_and_rolls_back(sqlite_store: Store) 
 
 def test_a_killed_writer_fails_its_group_and_is_replaced(sqlite_store: Store) -> None:
     committer = ProcessGroupCommitter(sqlite_store)
+    first = _child(committer)
+
+    def kill_the_writer(_cursor: Any, _result: AppendResult) -> None:
+        # Runs while the child holds the group's open transaction, waiting for these rows.
+        first.kill()
+        first.wait()
+
     try:
-        first = _child(committer)
-        # The test holds the write lock, so the child is inside the group when it is killed.
-        with sqlite_store.writer():
-            pending = committer.submit(_events(300, 3))
-            time.sleep(0.5)
-            first.kill()
-            with pytest.raises(StoreUnavailable, match="writer process ended unexpectedly"):
-                pending.result(timeout=30)
+        with pytest.raises(StoreUnavailable, match="writer process ended unexpectedly"):
+            committer.append(_events(300, 3), also=kill_the_writer)
         assert sqlite_store.counts()["events"] == 0  # nothing half-written
         # Killed between groups: the next group starts a new writer first.
-        committer.append(_events(400, 1))
+        assert committer.append(_events(400, 1)).inserted == 1
         second = _child(committer)
         second.kill()
         second.wait()
@@ -130,9 +131,9 @@ def test_the_writer_ignores_signals_sent_to_the_whole_service(sqlite_store: Stor
         child = _child(committer)
         child.send_signal(signal.SIGINT)
         child.send_signal(signal.SIGTERM)
-        time.sleep(0.3)
-        assert child.poll() is None
+        # The child must run to answer this group, so the signals have reached it by then.
         assert committer.append(_events(600, 2)).inserted == 2
+        assert _child(committer) is child and child.poll() is None
     finally:
         committer.close()
 

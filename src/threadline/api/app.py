@@ -22,7 +22,6 @@ from __future__ import annotations
 import ctypes
 import gc
 import logging
-import os
 from collections.abc import AsyncIterator, Iterable, Iterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -61,7 +60,6 @@ from threadline.quality.alerts import AlertChecker
 from threadline.quality.holds import HoldGuard
 from threadline.store import Store, open_store
 from threadline.store.group_commit import GroupCommitter
-from threadline.store.sqlite import SQLiteStore
 from threadline.store.writer_process import ProcessGroupCommitter
 from threadline.web import STATIC_DIR
 from threadline.webhooks import start_webhooks
@@ -106,9 +104,7 @@ def _give_back_freed_memory() -> None:
 
 def _committer(store: Store, settings: Settings) -> GroupCommitter:
     """The service's single writer: a process of its own for a SQLite file (when enabled)."""
-    # The child inherits its socket by descriptor (subprocess pass_fds): POSIX systems only.
-    in_file = isinstance(store, SQLiteStore) and store.path != ":memory:"
-    if settings.writer_process and os.name == "posix" and in_file:
+    if settings.writer_process and ProcessGroupCommitter.fits(store):
         return ProcessGroupCommitter(store)
     return GroupCommitter(store)
 

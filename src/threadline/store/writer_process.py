@@ -145,12 +145,19 @@ class ProcessGroupCommitter(GroupCommitter):
     ``store`` must be a SQLite store with a file: the child opens the same file.
     """
 
-    def __init__(self, store: Store, *, max_group_events: int = 20_000) -> None:
+    @staticmethod
+    def fits(store: Store) -> bool:
+        """Whether ``store`` can be written by a writer process: a SQLite file, on a system
+        where the child can inherit its socket by descriptor (POSIX)."""
         path = getattr(store, "path", None)
-        if not isinstance(path, str) or path in ("", ":memory:"):
-            raise StoreError("a writer process needs a SQLite store in a file")
-        self._path = path
-        self._child: _Child | None = _Child(path, store.batch_size)
+        in_file = isinstance(path, str) and path not in ("", ":memory:")
+        return in_file and os.name == "posix"
+
+    def __init__(self, store: Store, *, max_group_events: int = 20_000) -> None:
+        if not self.fits(store):
+            raise StoreError("a writer process needs a SQLite store in a file, on POSIX")
+        self._path: str = store.path  # type: ignore[attr-defined]  # checked by fits()
+        self._child: _Child | None = _Child(self._path, store.batch_size)
         super().__init__(store, max_group_events=max_group_events)
 
     def _submission(self, events: list[AnyEvent], also: AlsoWrite | None) -> _Submission:
